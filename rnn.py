@@ -1,0 +1,178 @@
+"""CaptioningRNN: image features -> initial hidden state -> vanilla RNN over word vectors -> word scores."""
+import numpy as np
+
+# The course autograder patches rnn.temporal_fc_forward / rnn.temporal_fc_backward, so the layers are
+# imported by name into this module and called through these module-level names.
+from rnn_layers import (rnn_backward, rnn_forward, rnn_step_forward, temporal_fc_backward,
+                        temporal_fc_forward, temporal_softmax_loss, word_embedding_backward,
+                        word_embedding_forward)
+
+
+def hello():
+    """Confirm that the module imports."""
+    print('Hello from rnn.py!')
+
+
+class CaptioningRNN(object):
+    """Generate captions from image features with a vanilla recurrent neural network.
+
+    The RNN reads input vectors of size W (wordvec_dim), has hidden size H (hidden_dim), works on a
+    vocabulary of V = len(word_to_idx) words and minibatches of N images with features of size D
+    (input_dim); captions have T + 1 word ids (T inputs, T targets).
+
+    Parameters (self.params, all of dtype ``dtype``):
+    - W_embed (V, W): word vectors.
+    - W_proj (D, H), b_proj (H,): image features -> initial hidden state.
+    - Wx (W, H), Wh (H, H), b (H,): the RNN.
+    - W_vocab (H, V), b_vocab (V,): hidden state -> word scores.
+
+    There is no regularization.
+    """
+
+    def __init__(self, word_to_idx, input_dim=512, wordvec_dim=128, hidden_dim=128, cell_type='rnn',
+                 dtype=np.float32):
+        """Construct a new CaptioningRNN.
+
+        Inputs:
+        - word_to_idx: dict word (str) -> id (int); must contain '<NULL>' (padding). '<START>' is
+          needed by sample(); '<END>' is optional. Ids are checked where loss() and sample() use them,
+          not here.
+        - input_dim: D, size of the image features.
+        - wordvec_dim: W, size of the word vectors.
+        - hidden_dim: H, size of the RNN hidden state.
+        - cell_type: 'rnn' (the only cell implemented).
+        - dtype: NumPy float type of the parameters (float32 to train, float64 for gradient checks).
+        """
+        if cell_type != 'rnn':
+            raise ValueError(f"cell_type must be 'rnn', got {cell_type!r}")
+        if not hasattr(word_to_idx, 'items') or '<NULL>' not in word_to_idx:
+            raise ValueError("word_to_idx must be a dict (word -> id) containing the padding token '<NULL>'")
+        for name, size in (('input_dim', input_dim), ('wordvec_dim', wordvec_dim), ('hidden_dim', hidden_dim)):
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+                raise ValueError(f'{name} must be a positive integer, got {size!r}')
+
+        self.cell_type = cell_type
+        self.dtype = dtype
+        self.word_to_idx = word_to_idx
+        self.idx_to_word = {i: w for w, i in word_to_idx.items()}
+        self.params = {}
+
+        vocab_size = len(word_to_idx)
+
+        self._null = word_to_idx['<NULL>']
+        self._start = word_to_idx.get('<START>', None)
+        self._end = word_to_idx.get('<END>', None)
+
+        # The global np.random stream, in this exact order: seeded course checks depend on it.
+        self.params['W_embed'] = np.random.randn(vocab_size, wordvec_dim) / 100
+        self.params['W_proj'] = np.random.randn(input_dim, hidden_dim) / np.sqrt(input_dim)
+        self.params['b_proj'] = np.zeros(hidden_dim)
+        self.params['Wx'] = np.random.randn(wordvec_dim, hidden_dim) / np.sqrt(wordvec_dim)
+        self.params['Wh'] = np.random.randn(hidden_dim, hidden_dim) / np.sqrt(hidden_dim)
+        self.params['b'] = np.zeros(hidden_dim)
+        self.params['W_vocab'] = np.random.randn(hidden_dim, vocab_size) / np.sqrt(hidden_dim)
+        self.params['b_vocab'] = np.zeros(vocab_size)
+
+        for k, v in self.params.items():
+            self.params[k] = v.astype(self.dtype)
+
+    def _check_features(self, func, features):
+        """features as a real (N, D) array matching W_proj, else TypeError/ValueError."""
+        features = np.asarray(features)
+        input_dim = self.params['W_proj'].shape[0]
+        if features.dtype.kind not in 'fiu':
+            raise TypeError(f'{func}: features must hold real numbers, got dtype {features.dtype}')
+        if features.ndim != 2 or features.shape[1] != input_dim:
+            raise ValueError(f'{func}: features must have shape (N, D) with D = input_dim = {input_dim}, '
+                             f'got shape {features.shape}')
+        return features
+
+    def loss(self, features, captions):
+        """Training loss and gradients of every parameter.
+
+        The RNN reads captions[:, :-1] and is trained to predict captions[:, 1:] at every step;
+        targets equal to '<NULL>' are masked out.
+
+        Inputs:
+        - features: image features, shape (N, D).
+        - captions: integer word ids, shape (N, T + 1) with T >= 1, each in [0, V).
+
+        Returns a tuple of:
+        - loss: float, masked cross-entropy summed over time steps and averaged over N.
+        - grads: dict with the keys of self.params, each gradient shaped like its parameter.
+        """
+        features = self._check_features('CaptioningRNN.loss', features)
+        captions = np.asarray(captions)
+        if captions.dtype.kind not in 'iu':
+            raise TypeError(f'CaptioningRNN.loss: captions must hold integer word ids, got dtype {captions.dtype}')
+        if captions.ndim != 2 or captions.shape[0] != features.shape[0] or captions.shape[1] < 2:
+            raise ValueError(f'CaptioningRNN.loss: captions must have shape (N, T + 1) = '
+                             f'({features.shape[0]}, >= 2) to match features {features.shape}, '
+                             f'got shape {captions.shape}')
+        vocab_size = self.params['W_vocab'].shape[1]
+        if captions.size and (captions.min() < 0 or captions.max() >= vocab_size):
+            raise ValueError(f'CaptioningRNN.loss: captions hold word ids in [{captions.min()}, '
+                             f'{captions.max()}], outside the vocabulary [0, {vocab_size})')
+
+        captions_in = captions[:, :-1]
+        captions_out = captions[:, 1:]
+        mask = captions_out != self._null
+
+        W_proj, b_proj = self.params['W_proj'], self.params['b_proj']
+        W_embed = self.params['W_embed']
+        Wx, Wh, b = self.params['Wx'], self.params['Wh'], self.params['b']
+        W_vocab, b_vocab = self.params['W_vocab'], self.params['b_vocab']
+
+        # Forward. Embedding the transposed ids gives the time-major (T, N, W) input of rnn_forward
+        # directly (the same numbers as transposing the embeddings, without a copy).
+        h0 = features @ W_proj + b_proj                                   # (N, H)
+        word_vectors, embed_cache = word_embedding_forward(captions_in.T, W_embed)  # (T, N, W)
+        h, rnn_cache = rnn_forward(word_vectors, h0, Wx, Wh, b)           # (T, N, H)
+        scores, fc_cache = temporal_fc_forward(h.transpose(1, 0, 2), W_vocab, b_vocab)  # (N, T, V)
+        loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
+
+        # Backward.
+        grads = {}
+        dh, grads['W_vocab'], grads['b_vocab'] = temporal_fc_backward(dscores, fc_cache)
+        dword_vectors, dh0, grads['Wx'], grads['Wh'], grads['b'] = rnn_backward(dh.transpose(1, 0, 2), rnn_cache)
+        grads['W_embed'] = word_embedding_backward(dword_vectors, embed_cache)
+        grads['W_proj'] = features.T @ dh0
+        grads['b_proj'] = dh0.sum(axis=0)
+        return loss, {k: grads[k] for k in self.params}
+
+    def sample(self, features, max_length=30):
+        """Greedy captions: at each step feed the previous word and take the highest-scoring next word.
+
+        The first input is '<START>' and the initial hidden state is features W_proj + b_proj. All
+        max_length words are generated; reading a caption stops at '<END>' (see
+        coco_utils.decode_captions), the array does not.
+
+        Inputs:
+        - features: image features, shape (N, D).
+        - max_length: number of words to generate (int >= 0).
+
+        Returns:
+        - captions: int32 array (N, max_length); column 0 holds the first generated word (not <START>).
+        """
+        features = self._check_features('CaptioningRNN.sample', features)
+        if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 0:
+            raise ValueError(f'CaptioningRNN.sample: max_length must be a non-negative integer, got {max_length!r}')
+        W_proj, b_proj = self.params['W_proj'], self.params['b_proj']
+        W_embed = self.params['W_embed']
+        Wx, Wh, b = self.params['Wx'], self.params['Wh'], self.params['b']
+        W_vocab, b_vocab = self.params['W_vocab'], self.params['b_vocab']
+        vocab_size = W_embed.shape[0]
+        if self._start is None or not 0 <= self._start < vocab_size:
+            raise ValueError(f"CaptioningRNN.sample: needs a '<START>' word id in [0, {vocab_size}), "
+                             f"word_to_idx gives {self._start!r}")
+
+        N = features.shape[0]
+        captions = np.full((N, max_length), self._null, dtype=np.int32)
+        h = features @ W_proj + b_proj
+        words = np.full(N, self._start, dtype=np.int32)
+        for t in range(max_length):
+            h, _ = rnn_step_forward(W_embed[words], h, Wx, Wh, b)
+            scores = h @ W_vocab + b_vocab
+            words = np.argmax(scores, axis=1)
+            captions[:, t] = words
+        return captions
