@@ -12,7 +12,7 @@ Example:
                     lr_decay=0.95, num_epochs=3, batch_size=25)
     solver.train()
 """
-import copy
+import contextlib
 
 import numpy as np
 
@@ -30,7 +30,8 @@ class Solver(object):
       for every parameter), lr_decay (learning-rate factor applied at each epoch end), batch_size,
       num_epochs, print_every (iterations between progress-bar loss updates), verbose,
       num_train_samples (1000: training images used for the train accuracy after every epoch),
-      num_val_samples (None: the whole validation set).
+      num_val_samples (None: the whole validation set), blas_threads (1: BLAS threads while training;
+      None leaves the setting alone).
 
     Attributes after train(): epoch, loss_history (one float per iteration), train_acc_history and
     val_acc_history (num_epochs + 1 floats: before training and after every epoch), best_val_acc,
@@ -40,7 +41,7 @@ class Solver(object):
 
     default_kwargs = {"update_rule": "sgd", "optim_config": {}, "lr_decay": 1.0, "batch_size": 500,
                       "num_epochs": 10, "print_every": 1, "verbose": True,
-                      "num_train_samples": 1000, "num_val_samples": None}
+                      "num_train_samples": 1000, "num_val_samples": None, "blas_threads": 1}
     required_data_keys = ("X_train", "y_train", "X_val", "y_val")
 
     def __init__(self, model, data, **kwargs):
@@ -67,6 +68,7 @@ class Solver(object):
         self.verbose = bool(settings["verbose"])
         self.num_train_samples = settings["num_train_samples"]
         self.num_val_samples = settings["num_val_samples"]
+        self.blas_threads = settings["blas_threads"]
         if self.batch_size <= 0 or self.num_epochs < 0:
             raise ValueError(f"batch_size must be positive and num_epochs non-negative, got "
                              f"{self.batch_size} and {self.num_epochs}")
@@ -122,8 +124,23 @@ class Solver(object):
             self.model.params[name] = next_param
         return float(loss)
 
+    def _blas_limit(self):
+        """Context limiting BLAS threads: these small products run fastest on one thread, and on
+        small shared machines multi-threaded BLAS calls sometimes stall for milliseconds."""
+        if self.blas_threads is None:
+            return contextlib.nullcontext()
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return contextlib.nullcontext()
+        return threadpool_limits(limits=self.blas_threads, user_api="blas")
+
     def train(self):
         """Run num_epochs * max(num_train // batch_size, 1) minibatch steps."""
+        with self._blas_limit():
+            return self._train()
+
+    def _train(self):
         from tqdm.auto import tqdm
 
         iterations_per_epoch = max(self._num_train() // self.batch_size, 1)
@@ -162,6 +179,7 @@ class Solver(object):
             idx = np.random.choice(N, num_samples)
             X, y = X[idx], y[idx]
             N = num_samples
-        y_pred = np.concatenate([np.argmax(self.model.loss(X[i:i + batch_size]), axis=1)
-                                 for i in range(0, N, batch_size)])
+        with self._blas_limit():
+            y_pred = np.concatenate([np.argmax(self.model.loss(X[i:i + batch_size]), axis=1)
+                                     for i in range(0, N, batch_size)])
         return float(np.mean(y_pred == y))

@@ -38,7 +38,7 @@ def test_convnet_overfits_50_images():
     np.random.seed(0)
     model = ConvNet()
     solver = Solver(model, small, update_rule="adam", optim_config={"learning_rate": 3e-3},
-                    batch_size=25, num_epochs=40, verbose=False)
+                    batch_size=25, num_epochs=40, num_train_samples=None, verbose=False)
     solver.train()
     assert solver.train_acc_history[-1] == 1.0
     assert len(solver.loss_history) == 40 * 2
