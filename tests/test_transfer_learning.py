@@ -1,0 +1,527 @@
+"""Tests for transfer_learning.py on tiny generated ImageFolders (32x32), weights=None, num_workers=0."""
+import copy
+import hashlib
+import io
+import re
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from PIL import Image
+from torch import nn
+
+import data_utils
+import transfer_learning as tl
+
+CLASSES = ("blue", "red")
+
+
+def _write_images(folder, color_channel, count, rng, size=32):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        pixels = rng.integers(0, 60, size=(size, size, 3), dtype=np.uint8)
+        pixels[..., color_channel] += 180  # the class is the dominant colour: learnable, not trivial noise
+        Image.fromarray(pixels).save(folder / f"img_{i:02d}.png")
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    """ImageFolder root with train (6 per class) and val (5 per class) 32x32 RGB PNGs."""
+    root = tmp_path_factory.mktemp("tiny_imagefolder")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 6), ("val", 5)):
+        _write_images(root / split / "blue", 2, count, rng)
+        _write_images(root / split / "red", 0, count, rng)
+    return root
+
+
+@pytest.fixture
+def loaders(tiny_folder):
+    torch.manual_seed(0)
+    return tl.make_dataloaders(tiny_folder, image_size=32, batch_size=4, num_workers=0)
+
+
+def _spy_on_train_model(monkeypatch):
+    """Record the model state, optimizer and scheduler that finetune/freeze hand to train_model."""
+    calls = []
+    real = tl.train_model
+
+    def spy(device, dataloaders, dataset_sizes, model, criterion, optimizer, scheduler, num_epochs=25,
+            history=None):
+        calls.append({"state": copy.deepcopy(model.state_dict()), "optimizer": optimizer,
+                      "scheduler": scheduler, "num_epochs": num_epochs, "model": model})
+        return real(device, dataloaders, dataset_sizes, model, criterion, optimizer, scheduler, num_epochs,
+                    history)
+
+    monkeypatch.setattr(tl, "train_model", spy)
+    return calls
+
+
+def _changed_keys(before, after):
+    assert before.keys() == after.keys()
+    return {key for key in before if not torch.equal(before[key], after[key])}
+
+
+def test_hello(capsys):
+    tl.hello()
+    assert "transfer_learning.py" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------- freeze
+
+
+def test_freeze_trains_only_fc_and_keeps_everything_else_frozen(loaders, monkeypatch, capsys):
+    dataloaders, sizes, class_names = loaders
+    calls = _spy_on_train_model(monkeypatch)
+    torch.manual_seed(0)
+    history = []
+    model = tl.freeze("cpu", dataloaders, sizes, class_names, num_epochs=2, weights=None, history=history)
+
+    assert [c["num_epochs"] for c in calls] == [0, 2]  # one evaluation, then training
+    before = calls[0]["state"]
+    changed = _changed_keys(before, model.state_dict())
+    assert changed == {"fc.weight", "fc.bias"}  # BatchNorm running statistics of the backbone included
+    assert model.fc.out_features == len(class_names) and model.fc.in_features == 512
+    for name, param in model.named_parameters():
+        assert param.requires_grad == name.startswith("fc."), name
+    optimizer = calls[1]["optimizer"]
+    assert calls[0]["optimizer"] is optimizer
+    optimized = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert optimized == {id(p) for p in model.fc.parameters()}
+    group = optimizer.param_groups[0]
+    assert isinstance(optimizer, torch.optim.SGD) and group["momentum"] == 0.9
+    assert group["initial_lr"] == 0.001
+    scheduler = calls[1]["scheduler"]
+    assert isinstance(scheduler, torch.optim.lr_scheduler.StepLR)
+    assert (scheduler.step_size, scheduler.gamma) == (7, 0.1)
+    out = capsys.readouterr().out
+    assert len(re.findall(r"^train Loss: \d+\.\d{4} Acc: \d\.\d{4}$", out, re.M)) == 2
+    assert len(re.findall(r"^val Loss: \d+\.\d{4} Acc: \d\.\d{4}$", out, re.M)) == 3
+    assert [entry["epoch"] for entry in history] == [0, 1, 2]
+
+
+def test_finetune_changes_convolutional_weights(loaders, monkeypatch):
+    dataloaders, sizes, class_names = loaders
+    calls = _spy_on_train_model(monkeypatch)
+    torch.manual_seed(0)
+    model = tl.finetune("cpu", dataloaders, sizes, class_names, num_epochs=1, weights=None)
+
+    changed = _changed_keys(calls[0]["state"], model.state_dict())
+    for key in ("conv1.weight", "layer1.0.conv1.weight", "layer4.1.conv2.weight", "bn1.running_mean",
+                "fc.weight", "fc.bias"):
+        assert key in changed, key
+    assert all(p.requires_grad for p in model.parameters())
+    optimizer = calls[1]["optimizer"]
+    optimized = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert optimized == {id(p) for p in model.parameters()}
+    assert optimizer.param_groups[0]["initial_lr"] == 0.001 and optimizer.param_groups[0]["momentum"] == 0.9
+    assert (calls[1]["scheduler"].step_size, calls[1]["scheduler"].gamma) == (7, 0.1)
+    assert model.fc.out_features == len(class_names)
+
+
+# ----------------------------------------------------------------------------------------- train_model
+
+
+class ScriptedOptimizer(torch.optim.Optimizer):
+    """Ignores gradients: during epoch k it writes script[k] into the parameters (a known val accuracy)."""
+
+    def __init__(self, params, script, steps_per_epoch):
+        super().__init__(params, {"lr": 0.1})
+        self.script, self.steps_per_epoch, self.steps = script, steps_per_epoch, 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        weights = self.script[self.steps // self.steps_per_epoch]
+        for param, value in zip(self.param_groups[0]["params"], weights):
+            param.copy_(value)
+        self.steps += 1
+
+
+def _colour_model():
+    """Scores from the mean colour: (B, 3, H, W) -> (B, 2); class 0 'blue', class 1 'red'."""
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 2))
+
+
+GOOD = (torch.tensor([[-1.0, 0.0, 1.0], [1.0, 0.0, -1.0]]), torch.zeros(2))  # blue vs red: val acc 1
+BAD = (-GOOD[0], torch.zeros(2))  # every prediction flipped: val acc 0
+
+
+@pytest.mark.parametrize("script, best", [((GOOD, BAD, BAD), 0), ((BAD, GOOD, BAD), 1), ((BAD, BAD, GOOD), 2)])
+def test_train_model_returns_best_val_weights(loaders, script, best, capsys):
+    dataloaders, sizes, _ = loaders
+    model = _colour_model()
+    steps_per_epoch = len(dataloaders["train"])
+    optimizer = ScriptedOptimizer(model.parameters(), script, steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=7, gamma=0.1)
+    history = []
+    returned = tl.train_model("cpu", dataloaders, sizes, model, nn.CrossEntropyLoss(), optimizer, scheduler,
+                              num_epochs=3, history=history)
+
+    assert returned is model
+    assert torch.equal(model[2].weight, script[best][0]) and torch.equal(model[2].bias, script[best][1])
+    expected_acc = [1.0 if weights is GOOD else 0.0 for weights in script]
+    assert [entry["val_acc"] for entry in history] == expected_acc
+    assert [entry["epoch"] for entry in history] == [1, 2, 3]
+    out = capsys.readouterr().out
+    assert "Best val Acc: 1.0000" in out and "Training complete in" in out
+    assert out.count("train Loss:") == 3 and out.count("val Loss:") == 3
+
+
+def test_train_model_history_matches_an_independent_evaluation(loaders):
+    dataloaders, sizes, _ = loaders
+    torch.manual_seed(0)
+    model = _colour_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    history = []
+    tl.train_model("cpu", dataloaders, sizes, model, nn.CrossEntropyLoss(), optimizer, None, num_epochs=1,
+                   history=history)
+    # Oracle: loss/accuracy over the whole val set computed in one batch by hand.
+    batches = list(dataloaders["val"])  # one pass: the loader reshuffles on every pass
+    images, labels = torch.cat([x for x, _ in batches]), torch.cat([y for _, y in batches])
+    with torch.no_grad():
+        scores = model(images)
+    assert history[0]["val_loss"] == pytest.approx(nn.functional.cross_entropy(scores, labels).item(), rel=1e-5)
+    assert history[0]["val_acc"] == pytest.approx((scores.argmax(1) == labels).double().mean().item())
+
+
+def test_num_epochs_zero_changes_nothing(loaders, capsys):
+    dataloaders, sizes, _ = loaders
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None)
+    model.fc = nn.Linear(512, 2)
+    model.train()
+    model.layer2.eval()  # a mixed mode must come back exactly
+    modes = [m.training for m in model.modules()]
+    before = copy.deepcopy(model.state_dict())
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=7, gamma=0.1)
+    history = []
+    returned = tl.train_model("cpu", dataloaders, sizes, model, nn.CrossEntropyLoss(), optimizer, scheduler,
+                              num_epochs=0, history=history)
+
+    assert returned is model
+    assert _changed_keys(before, model.state_dict()) == set()  # BatchNorm buffers included
+    assert [m.training for m in model.modules()] == modes
+    assert optimizer.state_dict()["state"] == {} and scheduler.last_epoch == 0
+    assert all(p.grad is None for p in model.parameters())
+    out = capsys.readouterr().out
+    assert re.search(r"^val Loss: \d+\.\d{4} Acc: \d\.\d{4}$", out, re.M) and "train Loss" not in out
+    assert len(history) == 1 and history[0]["train_loss"] is None and history[0]["epoch"] == 0
+
+
+@pytest.mark.filterwarnings("error")
+def test_no_scheduler_order_warning(loaders):
+    dataloaders, sizes, class_names = loaders
+    torch.manual_seed(0)
+    tl.finetune("cpu", dataloaders, sizes, class_names, num_epochs=2, weights=None)
+    tl.freeze("cpu", dataloaders, sizes, class_names, num_epochs=2, weights=None)
+
+
+def test_scheduler_order_warning_exists_so_the_test_above_can_fail():
+    param = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=7)
+    with pytest.warns(UserWarning, match="lr_scheduler.step()"):
+        scheduler.step()
+        optimizer.step()
+
+
+def test_train_model_raises_on_non_finite_loss(loaders):
+    dataloaders, sizes, _ = loaders
+    model = _colour_model()
+    with torch.no_grad():
+        model[2].weight.fill_(float("nan"))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(FloatingPointError, match="train loss is nan"):
+        tl.train_model("cpu", dataloaders, sizes, model, nn.CrossEntropyLoss(), optimizer, None, num_epochs=1)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"num_epochs": -1}, ValueError, "num_epochs"),
+    ({"num_epochs": 1.5}, TypeError, "num_epochs"),
+    ({"num_epochs": True}, TypeError, "num_epochs"),
+    ({"dataset_sizes": {"train": 12}}, ValueError, r"dataset_sizes has no entry for \['val'\]"),
+    ({"dataset_sizes": {"train": 99, "val": 10}}, ValueError, r"dataset_sizes\['train'\] is 99"),
+    ({"dataloaders": [1, 2]}, TypeError, "dataloaders must be a dict"),
+    ({"model": "resnet"}, TypeError, "model must be a torch.nn.Module"),
+])
+def test_train_model_rejects_bad_arguments(loaders, kwargs, error, match):
+    dataloaders, sizes, _ = loaders
+    model = _colour_model()
+    args = {"device": "cpu", "dataloaders": dataloaders, "dataset_sizes": dict(sizes), "model": model,
+            "criterion": nn.CrossEntropyLoss(), "optimizer": torch.optim.SGD(model.parameters(), lr=0.1),
+            "scheduler": None, "num_epochs": 1}
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        tl.train_model(**args)
+
+
+def test_train_model_does_not_mutate_its_dict_arguments(loaders):
+    dataloaders, sizes, _ = loaders
+    sizes_before, loaders_before = dict(sizes), dict(dataloaders)
+    model = _colour_model()
+    tl.train_model("cpu", dataloaders, sizes, model, nn.CrossEntropyLoss(),
+                   torch.optim.SGD(model.parameters(), lr=0.1), None, num_epochs=1)
+    assert sizes == sizes_before and dataloaders == loaders_before
+
+
+# ------------------------------------------------------------------------------------- visualize_model
+
+
+@pytest.mark.parametrize("num_images", [1, 3, 6])
+@pytest.mark.parametrize("start_in_train_mode", [True, False])
+def test_visualize_model_count_captions_and_mode(loaders, num_images, start_in_train_mode):
+    dataloaders, _, class_names = loaders
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=2)
+    model.train(start_in_train_mode)
+    model.layer3.train(not start_in_train_mode)
+    modes = [m.training for m in model.modules()]
+    before = copy.deepcopy(model.state_dict())
+
+    images, captions = tl.visualize_model("cpu", dataloaders, model, class_names, num_images=num_images)
+
+    assert [m.training for m in model.modules()] == modes
+    assert _changed_keys(before, model.state_dict()) == set()
+    assert images.shape == (num_images, 3, 32, 32) and images.device.type == "cpu"
+    assert len(captions) == num_images
+    # Oracle: the model's own eval-mode predictions on the returned images.
+    model.eval()
+    with torch.no_grad():
+        predicted = model(images).argmax(1)
+    for caption, pred in zip(captions, predicted):
+        true, _, shown = caption.partition("\npredicted: ")
+        assert true in class_names and shown == class_names[int(pred)]
+
+
+def test_visualize_model_true_labels_match_the_images(loaders):
+    dataloaders, _, class_names = loaders
+    model = _colour_model()
+    images, captions = tl.visualize_model("cpu", dataloaders, model, class_names, num_images=6)
+    pixels = tl.denormalize(images)  # (6, 32, 32, 3); red images have a larger red than blue mean
+    for picture, caption in zip(pixels, captions):
+        colour = "red" if picture[..., 0].mean() > picture[..., 2].mean() else "blue"
+        assert caption.startswith(colour + "\n")
+
+
+def test_visualize_model_rejects_bad_counts(loaders):
+    dataloaders, sizes, class_names = loaders
+    model = _colour_model()
+    with pytest.raises(ValueError, match="num_images"):
+        tl.visualize_model("cpu", dataloaders, model, class_names, num_images=0)
+    with pytest.raises(ValueError, match=f"holds only {sizes['val']} images"):
+        tl.visualize_model("cpu", dataloaders, model, class_names, num_images=sizes["val"] + 1)
+
+
+# ------------------------------------------------------------------------------- transforms and loaders
+
+
+def test_dataloaders_shapes_sizes_and_normalization(loaders):
+    dataloaders, sizes, class_names = loaders
+    assert sizes == {"train": 12, "val": 10} and class_names == list(CLASSES)
+    images, labels = next(iter(dataloaders["val"]))
+    assert images.shape == (4, 3, 32, 32) and images.dtype == torch.float32 and labels.dtype == torch.int64
+    # Oracle: torchvision's own Normalize applied to the val-transformed PIL image.
+    image = Image.open(sorted((Path(dataloaders["val"].dataset.root) / "red").glob("*.png"))[0])
+    expected = (torchvision.transforms.functional.to_tensor(
+        torchvision.transforms.functional.center_crop(torchvision.transforms.functional.resize(image, 37), 32))
+        - torch.tensor(tl.IMAGENET_MEAN)[:, None, None]) / torch.tensor(tl.IMAGENET_STD)[:, None, None]
+    assert torch.allclose(tl.data_transforms(32)["val"](image), expected, atol=1e-6)
+    assert np.allclose(tl.denormalize(expected), np.asarray(
+        torchvision.transforms.functional.center_crop(torchvision.transforms.functional.resize(image, 37), 32))
+        / 255.0, atol=1e-6)
+
+
+def test_max_per_class_subset_is_balanced(tiny_folder):
+    dataloaders, sizes, _ = tl.make_dataloaders(tiny_folder, image_size=32, num_workers=0, max_per_class=2)
+    assert sizes == {"train": 4, "val": 4}
+    labels = torch.cat([y for _, y in dataloaders["train"]])
+    assert sorted(labels.tolist()) == [0, 0, 1, 1]
+
+
+def test_default_num_workers_is_zero_off_linux(monkeypatch):
+    for platform in ("darwin", "win32"):
+        monkeypatch.setattr(tl.sys, "platform", platform)
+        assert tl.default_num_workers() == 0
+    monkeypatch.setattr(tl.sys, "platform", "linux")
+    monkeypatch.setattr(tl.os, "cpu_count", lambda: 2)
+    assert tl.default_num_workers() == 0
+
+
+# -------------------------------------------------------------------------------------- data preparation
+
+
+def _fake_mnist(seed=0):
+    """MNIST-shaped arrays with distinct random images (so each saved PNG can be traced to its source)."""
+    rng = np.random.default_rng(seed)
+    return {"x_train": rng.integers(0, 256, size=(1500, 28, 28), dtype=np.uint8),
+            "y_train": np.repeat(np.arange(10), 150).astype(np.int64),
+            "x_test": rng.integers(0, 256, size=(1000, 28, 28), dtype=np.uint8),
+            "y_test": np.repeat(np.arange(10), 100).astype(np.int64), "source": "fake MNIST"}
+
+
+def test_standin_layout_sizes_and_content(tmp_path):
+    arrays = _fake_mnist()
+    sizes = {"train": (23, 21), "val": (70, 83)}
+    data_dir = tl.build_standin(tmp_path, arrays=arrays, sizes=sizes)
+    assert data_dir == tmp_path / "hymenoptera_standin"
+    for split, mnist_split in (("train", "train"), ("val", "test")):
+        folder = torchvision.datasets.ImageFolder(data_dir / split)
+        assert folder.classes == ["digit_3", "digit_8"]
+        counts = np.bincount(folder.targets, minlength=2)
+        assert tuple(counts) == sizes[split]
+        sources = {arr.tobytes(): int(label) for arr, label in
+                   zip(arrays[f"x_{mnist_split}"], arrays[f"y_{mnist_split}"])}
+        seen = set()
+        for path, label in folder.samples:
+            pixels = np.asarray(Image.open(path))
+            assert pixels.shape == (28, 28, 3) and pixels.dtype == np.uint8
+            assert (pixels == pixels[..., :1]).all()  # grey digit copied to RGB
+            digit = sources[pixels[..., 0].tobytes()]  # KeyError if not a real image of this MNIST split
+            assert digit == (3, 8)[label]
+            seen.add(pixels.tobytes())
+        assert len(seen) == len(folder)  # no image twice
+    assert "STAND-IN" in tl._read_standin_marker(data_dir)["description"]
+
+
+def test_standin_default_sizes_match_hymenoptera_and_builds_are_reproducible(tmp_path):
+    first = tl.build_standin(tmp_path / "a", arrays=_fake_mnist())
+    second = tl.build_standin(tmp_path / "b", arrays=_fake_mnist())
+    assert len(torchvision.datasets.ImageFolder(first / "train")) == 244
+    assert len(torchvision.datasets.ImageFolder(first / "val")) == 153
+
+    def digest(folder):
+        return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(folder.rglob("*.png"))}
+
+    assert digest(first) == digest(second)
+    # A complete stand-in is reused without reading MNIST again.
+    assert tl.build_standin(tmp_path / "a", arrays={"unused": None}) == first
+
+
+def test_standin_rejects_too_few_images_and_bad_arguments(tmp_path):
+    with pytest.raises(data_utils.DataUnavailableError, match="only 150 images of digit 3"):
+        tl.build_standin(tmp_path, arrays=_fake_mnist(), sizes={"train": (151, 5), "val": (5, 5)})
+    assert not (tmp_path / "hymenoptera_standin").exists()
+    assert not list(tmp_path.glob(".standin_build_*"))  # no half-built folder left behind
+    with pytest.raises(ValueError, match="digits"):
+        tl.build_standin(tmp_path, arrays=_fake_mnist(), digits=(3, 3))
+
+
+def test_prepare_offline_without_zip_builds_the_standin(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(data_utils, "load_mnist_arrays", lambda *a, **k: _fake_mnist())
+    data_dir, source = tl.prepare_hymenoptera_data(tmp_path)
+    assert data_dir == tmp_path / "hymenoptera_standin" and "STAND-IN" in source
+    out = capsys.readouterr().out
+    assert tl.HYMENOPTERA_URL in out and "OFFLINE STAND-IN" in out
+
+
+def test_prepare_missing_data_names_url_and_destination(tmp_path):
+    with pytest.raises(data_utils.DataUnavailableError) as info:
+        tl.prepare_hymenoptera_data(tmp_path, allow_standin=False)
+    message = str(info.value)
+    assert tl.HYMENOPTERA_URL in message
+    assert str((tmp_path / "hymenoptera_data.zip").resolve()) in message
+    assert "hymenoptera_data" in message and not (tmp_path / "hymenoptera_standin").exists()
+
+
+def _zip_bytes(members):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _png_bytes(colour):
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def _fake_hymenoptera_zip():
+    return _zip_bytes({f"hymenoptera_data/{split}/{cls}/{i}.jpg": _png_bytes((40 * i, 90, 200))
+                       for split in ("train", "val") for cls in ("ants", "bees") for i in range(2)})
+
+
+def test_wrong_hash_zip_is_rejected(tmp_path, monkeypatch, capsys):
+    (tmp_path / "hymenoptera_data.zip").write_bytes(_fake_hymenoptera_zip())
+    with pytest.raises(data_utils.DataUnavailableError, match="sha256"):
+        tl.prepare_hymenoptera_data(tmp_path, allow_standin=False)
+    assert not (tmp_path / "hymenoptera_data").exists()
+    monkeypatch.setattr(data_utils, "load_mnist_arrays", lambda *a, **k: _fake_mnist())
+    data_dir, source = tl.prepare_hymenoptera_data(tmp_path)
+    assert data_dir.name == "hymenoptera_standin" and not (tmp_path / "hymenoptera_data").exists()
+    assert "not used" in capsys.readouterr().out
+
+
+def test_verified_zip_is_unpacked_and_then_reused(tmp_path, monkeypatch):
+    payload = _fake_hymenoptera_zip()
+    (tmp_path / "hymenoptera_data.zip").write_bytes(payload)
+    monkeypatch.setattr(tl, "HYMENOPTERA_SHA256", hashlib.sha256(payload).hexdigest())
+    data_dir, source = tl.prepare_hymenoptera_data(tmp_path, allow_standin=False)
+    assert data_dir == tmp_path / "hymenoptera_data" and source == tl.REAL_SOURCE
+    dataloaders, sizes, class_names = tl.make_dataloaders(data_dir, image_size=32, num_workers=0)
+    assert class_names == ["ants", "bees"] and sizes == {"train": 4, "val": 4}
+    (tmp_path / "hymenoptera_data.zip").unlink()  # the unpacked folder is enough from now on
+    assert tl.prepare_hymenoptera_data(tmp_path, allow_standin=False)[0] == data_dir
+    assert not list(tmp_path.glob(".hymenoptera_unzip_*"))
+
+
+def test_zip_with_unsafe_paths_is_not_extracted(tmp_path, monkeypatch):
+    payload = _zip_bytes({"hymenoptera_data/train/ants/a.jpg": b"x", "../evil.txt": b"x"})
+    (tmp_path / "hymenoptera_data.zip").write_bytes(payload)
+    monkeypatch.setattr(tl, "HYMENOPTERA_SHA256", hashlib.sha256(payload).hexdigest())
+    with pytest.raises(data_utils.DataUnavailableError, match="unsafe"):
+        tl.prepare_hymenoptera_data(tmp_path, allow_standin=False)
+    assert not (tmp_path.parent / "evil.txt").exists()
+
+
+# ----------------------------------------------------------------------------------------------- weights
+
+
+@pytest.fixture
+def empty_torch_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    return tmp_path / "torch_home"
+
+
+def test_weights_checkpoint_path_follows_torch_home(empty_torch_home):
+    assert tl.resnet18_checkpoint_path() == empty_torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+
+
+def test_auto_weights_fall_back_to_none_loudly_offline(empty_torch_home, capsys):
+    with pytest.warns(RuntimeWarning, match="weights=None"):
+        assert tl.resolve_resnet18_weights("auto") is None
+    out = capsys.readouterr().out
+    assert "NOT a transfer-learning result" in out and "resnet18-f37072fd.pth" in out
+
+
+def test_explicit_weights_raise_with_instructions_offline(empty_torch_home):
+    with pytest.raises(data_utils.DataUnavailableError) as info:
+        tl.resolve_resnet18_weights("DEFAULT")
+    assert torchvision.models.ResNet18_Weights.DEFAULT.url in str(info.value)
+    assert str(tl.resnet18_checkpoint_path()) in str(info.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tl.resolve_resnet18_weights(None) is None  # asked for: no warning
+    with pytest.raises(TypeError, match="weights"):
+        tl.resolve_resnet18_weights("imagenet")
+
+
+def test_cached_checkpoint_is_used_offline_and_a_corrupt_one_is_not(empty_torch_home, monkeypatch):
+    path = tl.resnet18_checkpoint_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not the official checkpoint")
+    with pytest.raises(data_utils.DataUnavailableError, match="does not start with f37072fd"):
+        tl.resolve_resnet18_weights("DEFAULT")
+    assert path.exists()  # the user's file is reported, not deleted
+    with pytest.warns(RuntimeWarning):
+        assert tl.resolve_resnet18_weights("auto") is None
+    # A file whose hash matches its name is used without any download (HW4_OFFLINE=1 here).
+    monkeypatch.setattr(data_utils, "sha256sum", lambda p: "f37072fd" + "0" * 56)
+    assert tl.resolve_resnet18_weights("auto") is torchvision.models.ResNet18_Weights.DEFAULT
