@@ -161,7 +161,8 @@ class Solver(object):
                     config["learning_rate"] *= self.lr_decay
                 log = self._check_accuracies()
                 if self.verbose and log:
-                    bar.write(f"(Epoch {self.epoch} / {self.num_epochs}) loss {self.loss_history[-1]:.4f}, {log}")
+                    epoch_loss = np.mean(self.loss_history[-iterations_per_epoch:])
+                    bar.write(f"(Epoch {self.epoch} / {self.num_epochs}) mean loss {epoch_loss:.4f}, {log}")
         bar.close()
         self._finish()
         return self
