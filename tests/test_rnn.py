@@ -342,3 +342,16 @@ def test_overfits_50_captions():
     full_loss, _ = model.loss(data['train_features'], data['train_captions'])
     assert solver.loss_history[0] > 5 * full_loss
     assert full_loss < 0.1
+
+
+def test_published_cs231n_loss_value():
+    """CS231n's fixed-parameter check (its vocabulary has an id >= V: 'dog': 3 with V = 3)."""
+    N, D, W, H, T = 10, 20, 30, 40, 13
+    word_to_idx = {'<NULL>': 0, 'cat': 2, 'dog': 3}
+    model = CaptioningRNN(word_to_idx, input_dim=D, wordvec_dim=W, hidden_dim=H, dtype=np.float64)
+    for k, v in model.params.items():
+        model.params[k] = np.linspace(-1.4, 1.3, num=v.size).reshape(*v.shape)
+    features = np.linspace(-1.5, 0.3, num=N * D).reshape(N, D)
+    captions = (np.arange(N * T) % len(word_to_idx)).reshape(N, T)
+    loss, _ = model.loss(features, captions)
+    assert loss == pytest.approx(9.83235591003, abs=1e-9)

@@ -481,3 +481,32 @@ def test_no_layer_mutates_its_inputs():
     before = copies(scores, y, mask)
     temporal_softmax_loss(scores, y, mask)
     assert_unchanged(before, [scores, y, mask])
+
+
+def test_published_cs231n_reference_values():
+    """Fixed-input values published with the CS231n RNN captioning assignment (independent oracle)."""
+    N, D, H = 3, 10, 4
+    x = np.linspace(-0.4, 0.7, num=N * D).reshape(N, D)
+    prev_h = np.linspace(-0.2, 0.5, num=N * H).reshape(N, H)
+    Wx = np.linspace(-0.1, 0.9, num=D * H).reshape(D, H)
+    Wh = np.linspace(-0.3, 0.7, num=H * H).reshape(H, H)
+    b = np.linspace(-0.2, 0.4, num=H)
+    next_h, _ = rnn_step_forward(x, prev_h, Wx, Wh, b)
+    np.testing.assert_allclose(next_h, [[-0.58172089, -0.50182032, -0.41232771, -0.31410098],
+                                        [0.66854692, 0.79562378, 0.87755553, 0.92795967],
+                                        [0.97934501, 0.99144213, 0.99646691, 0.99854353]], atol=1e-8)
+
+    N, T, D, H = 2, 3, 4, 5
+    x = np.linspace(-0.1, 0.3, num=N * T * D).reshape(N, T, D)
+    h0 = np.linspace(-0.3, 0.1, num=N * H).reshape(N, H)
+    Wx = np.linspace(-0.2, 0.4, num=D * H).reshape(D, H)
+    Wh = np.linspace(-0.4, 0.1, num=H * H).reshape(H, H)
+    b = np.linspace(-0.7, 0.1, num=H)
+    h, _ = rnn_forward(x.transpose(1, 0, 2), h0, Wx, Wh, b)      # time-major here
+    expected = [[[-0.42070749, -0.27279261, -0.11074945, 0.05740409, 0.22236251],
+                 [-0.39525808, -0.22554661, -0.0409454, 0.14649412, 0.32397316],
+                 [-0.42305111, -0.24223728, -0.04287027, 0.15997045, 0.35014525]],
+                [[-0.55857474, -0.39065825, -0.19198182, 0.02378408, 0.23735671],
+                 [-0.27150199, -0.07088804, 0.13562939, 0.33099728, 0.50158768],
+                 [-0.51014825, -0.30524429, -0.06755202, 0.17806392, 0.40333043]]]
+    np.testing.assert_allclose(h.transpose(1, 0, 2), expected, atol=1e-8)
