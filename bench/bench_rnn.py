@@ -6,7 +6,8 @@ Shapes of the course model on COCO: N=25 captions of T+1=17 words, D=512 image f
 word vectors, H=512 hidden units, V=1004 words; float32 on both sides, 1 BLAS thread each.
 PyTorch runs the same model written with autograd (embedding, input projection batched over time,
 a tanh recurrence, a linear vocabulary layer, masked cross-entropy summed over time / N); the
-torch.nn.RNN version is timed as well for reference. Prints the median of the repeats and the ratio.
+torch.nn.RNN version is timed as well for reference. The three take turns in every repeat (so a
+busy machine slows all of them alike); prints the median of the repeats and the ratios.
 """
 import argparse
 import statistics
@@ -72,15 +73,18 @@ def torch_nn_rnn_step(modules, features, captions_in, captions_out, mask):
     return loss
 
 
-def median_time(fn, repeats, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
+def median_times(fns, repeats, warmup=3):
+    """Median seconds of each function; the functions take turns so load changes hit all of them."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, record in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            record.append(time.perf_counter() - start)
+    return [statistics.median(record) for record in times]
 
 
 def main(argv=None):
@@ -110,11 +114,11 @@ def main(argv=None):
         print(f'check: loss NumPy {loss_np:.6f} vs PyTorch {loss_t:.6f}; '
               f'worst max-abs gradient difference / max |grad| = {worst:.1e} (float32)')
 
-        t_np = median_time(lambda: model.loss(features, captions), args.repeats)
-        t_torch = median_time(lambda: torch_step(params_t, features_t, captions_in_t, captions_out_t, mask_t),
-                              args.repeats)
-        t_nn = median_time(lambda: torch_nn_rnn_step((embed, proj, rnn, vocab), features_t, captions_in_t,
-                                                     captions_out_t, mask_t), args.repeats)
+        t_np, t_torch, t_nn = median_times([
+            lambda: model.loss(features, captions),
+            lambda: torch_step(params_t, features_t, captions_in_t, captions_out_t, mask_t),
+            lambda: torch_nn_rnn_step((embed, proj, rnn, vocab), features_t, captions_in_t, captions_out_t, mask_t),
+        ], args.repeats)
 
     print(f'one loss+grad step, N={N} T={T} D={D} W={W} H={H} V={V}, float32, 1 thread, '
           f'median of {args.repeats}:')
