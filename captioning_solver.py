@@ -34,8 +34,10 @@ class CaptioningSolver(Solver):
     np.random stream (seed it for repeatable runs); loss_history holds one float per step.
     """
 
-    # Solver's kwargs with the captioning defaults (Solver's accuracy-sampling settings are unused).
-    default_kwargs = {**Solver.default_kwargs, 'batch_size': 100, 'print_every': 10}
+    # Solver's kwargs with the captioning defaults, minus Solver's accuracy-sampling settings.
+    default_kwargs = {**{k: v for k, v in Solver.default_kwargs.items()
+                         if k not in ('num_train_samples', 'num_val_samples')},
+                      'batch_size': 100, 'print_every': 10}
     required_data_keys = ('train_captions', 'train_image_idxs', 'train_features', 'train_urls')
 
     def _num_train(self):

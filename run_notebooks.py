@@ -57,7 +57,8 @@ def execute_notebook(path, workdir, env=None, timeout=3600):
     """
     nb = nbformat.read(path, as_version=4)
     pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    updates = {"PYTHONPATH": pythonpath, "MPLBACKEND": "Agg", **(env or {})}
+    # HW4_PROGRESS_BAR=0: a saved notebook would keep only a progress bar's first frame.
+    updates = {"PYTHONPATH": pythonpath, "MPLBACKEND": "Agg", "HW4_PROGRESS_BAR": "0", **(env or {})}
     with _environ(updates):
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(workdir)}})
