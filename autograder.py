@@ -91,6 +91,10 @@ class Recorder:
             where = _changed(value, before_watch[key])
             if where:
                 self.mutations.append(f"{name} modified {key}{where}")
+        # Put the original values back so that the oracles that follow see the intended inputs.
+        for value, saved in zip([*args, *kwargs.values(), *(watch or {}).values()],
+                                [*before_args, *before_kwargs.values(), *before_watch.values()]):
+            _restore(value, saved)
         return result
 
     # -- comparing ---------------------------------------------------------------------------------
@@ -159,6 +163,20 @@ def _changed(value, saved, path=""):
             if where:
                 return where
     return ""
+
+
+def _restore(value, saved):
+    """Copy a snapshot back into the arrays it was taken from (where they still have its shape)."""
+    if isinstance(saved, np.ndarray):
+        if isinstance(value, np.ndarray) and value.shape == saved.shape and value.flags.writeable:
+            value[...] = saved
+    elif isinstance(saved, tuple) and isinstance(value, (tuple, list)):
+        for v, s in zip(value, saved):
+            _restore(v, s)
+    elif isinstance(saved, dict) and isinstance(value, dict):
+        for k in saved:
+            if k in value:
+                _restore(value[k], saved[k])
 
 
 def _argument_names(func, count):
@@ -1301,8 +1319,16 @@ def run_part(report, part):
             report.emit(f"      ({time.time() - start:.1f} s)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit with 1 ("anything else"): 2 means a wrong answer here."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("parts", nargs="*", metavar="PART", help="cnn, rnn, svm or all (default all)")
     parser.add_argument("--dir", help="folder holding the modules to check (put first on sys.path)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every comparison")
