@@ -13,8 +13,11 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# Each step uses the real data when present or downloadable, else builds its offline default.
 data: $(STAMP)
 	$(PY) data_utils.py
+	$(PY) -c "import coco_utils; coco_utils.prepare_coco_data()"
+	$(PY) -c "import transfer_learning; transfer_learning.prepare_hymenoptera_data()"
 
 run: data
 	$(PY) run_notebooks.py
