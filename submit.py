@@ -1,0 +1,325 @@
+#!/usr/bin/env python
+"""`make submit`: check exactly the files the course asks for, then pack them into submission/ and submission.zip.
+
+    python submit.py            # check everything, then pack (what `make submit` runs)
+    python submit.py --check    # check only, pack nothing
+
+Checks (each failure prints what to fix; the exit status is then 1 and nothing is packed):
+1. every file of the submission is present and not empty;
+2. each submitted module imports in a folder that holds only the submission and the helper files the course
+   supplies itself (layers.py, solver.py, optim.py, gradient_check.py, captioning_solver.py, coco_utils.py;
+   our copies stand in for the course's), so a module that needs a file we do not submit is caught;
+3. each notebook is a valid notebook, was executed top to bottom (code cells numbered 1..N in order), holds
+   outputs and no error output, was not a smoke run (HW4_SMOKE=1), and was executed after the last change
+   of its .py files: the run header of its first cell prints ``FINGERPRINT <file> <sha256 prefix>`` for the
+   modules it used (notebook_utils.header), and every one of those must equal the file's current hash;
+4. ``python autograder.py`` passes (exit 0) on the submitted modules.
+Notes (not failures): notebook imports of repository-only helpers (notebook_utils, data_utils) that the
+course's copy of the notebook would not find.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+# notebook -> the submitted modules it exercises (in the course's order)
+SUBMISSION = {
+    "cnn.ipynb": ("cnn_layers.py", "cnn.py"),
+    "rnn.ipynb": ("rnn_layers.py", "rnn.py"),
+    "transfer_learning.ipynb": ("transfer_learning.py",),
+    "svm.ipynb": ("svm.py",),
+}
+FILES = tuple(f for notebook, modules in SUBMISSION.items() for f in (*modules, notebook))
+COURSE_HELPERS = ("layers.py", "solver.py", "optim.py", "gradient_check.py", "captioning_solver.py",
+                  "coco_utils.py")
+FINGERPRINT = re.compile(r"^FINGERPRINT (\S+) ([0-9a-f]{16})$")
+SMOKE_MARKERS = ("smoke=True", "SMOKE MODE")
+
+
+def fingerprint(path):
+    """The hash notebook_utils.header prints (first 16 hex digits of the file's sha256)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------------
+# 1. files
+# ----------------------------------------------------------------------------------------------------
+def check_files(root):
+    """Problems with the presence of the submitted files (a list of 'what: fix' strings)."""
+    problems = []
+    for name in FILES:
+        path = Path(root) / name
+        if not path.exists():
+            problems.append(f"{name} is missing: create it (the course expects exactly this file name)")
+        elif path.stat().st_size == 0:
+            problems.append(f"{name} is empty")
+    return problems
+
+
+# ----------------------------------------------------------------------------------------------------
+# 2. imports, from a folder with the submission only
+# ----------------------------------------------------------------------------------------------------
+def staging_folder(root, folder):
+    """Copy the submitted files and the course-supplied helpers (our stand-ins) from root into folder."""
+    folder = Path(folder)
+    for name in (*FILES, *COURSE_HELPERS):
+        if (Path(root) / name).exists():
+            shutil.copy2(Path(root) / name, folder / name)
+    return folder
+
+
+_IMPORT_PROBE = r"""
+import importlib, json, sys, traceback
+sys.path.insert(0, ".")
+results = {}
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+        results[name] = None
+    except BaseException as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+        where = f" ({frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
+        results[name] = f"{type(exc).__name__}: {exc}{where}"
+print("IMPORT-RESULTS " + json.dumps(results))
+"""
+
+
+def check_imports(root):
+    """Import each submitted module in an isolated interpreter whose only local files are the submission
+    and the course helpers; return problems."""
+    modules = [Path(f).stem for f in FILES if f.endswith(".py") and (Path(root) / f).exists()]
+    if not modules:
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        staging_folder(root, tmp)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["MPLBACKEND"] = "Agg"
+        result = subprocess.run([sys.executable, "-I", "-c", _IMPORT_PROBE, *modules], cwd=tmp, env=env,
+                                capture_output=True, text=True, timeout=600)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("IMPORT-RESULTS ")]
+    if not lines:
+        return [f"the import check itself failed (exit {result.returncode}): {result.stderr.strip()[-500:]}"]
+    problems = []
+    local = {Path(p).stem for p in Path(root).glob("*.py")} - {Path(f).stem for f in (*FILES, *COURSE_HELPERS)}
+    for name, error in json.loads(lines[-1][len("IMPORT-RESULTS "):]).items():
+        if error is None:
+            continue
+        missing = re.search(r"No module named '([^'.]+)", error)
+        if missing and missing.group(1) in local:
+            problems.append(f"{name}.py does not import without {missing.group(1)}.py, which is not submitted and "
+                            f"not supplied by the course ({error}): import it inside the function that needs it "
+                            f"(with a fallback), or move what you need into {name}.py")
+        else:
+            problems.append(f"{name}.py does not import from the submission folder: {error}")
+    return problems
+
+
+# ----------------------------------------------------------------------------------------------------
+# 3. notebooks
+# ----------------------------------------------------------------------------------------------------
+def _stream_text(cell):
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+
+
+def notebook_fingerprints(nb):
+    """{module: hash} from the FINGERPRINT lines the notebook printed."""
+    found = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for line in _stream_text(cell).splitlines():
+            match = FINGERPRINT.match(line.strip())
+            if match:
+                found[match.group(1)] = match.group(2)
+    return found
+
+
+def check_notebook(path, modules=None, root=None):
+    """Problems with one executed notebook (a list of 'what: fix' strings; empty when it is fine).
+
+    modules: the .py files (relative to root) that must appear among its FINGERPRINT lines; defaults to the
+    notebook's entry in SUBMISSION. root: where the modules live (defaults to the notebook's folder)."""
+    import nbformat
+
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    modules = SUBMISSION.get(path.name, ()) if modules is None else modules
+    name = path.name
+    rerun = f"run it again top to bottom: .venv/bin/python run_notebooks.py {name} (or make run)"
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:
+        return [f"{name} is not a valid notebook ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"]
+
+    problems = []
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    counts = [c.get("execution_count") for c in code]
+    if not code:
+        return [f"{name} has no code cells"]
+    if any(n is None for n in counts):
+        first = next(i for i, c in enumerate(nb.cells) if c in code and c.get("execution_count") is None)
+        problems.append(f"{name}: code cell {first} was never executed: {rerun}")
+    elif counts != list(range(1, len(code) + 1)):
+        problems.append(f"{name}: execution counts are {_short(counts)}, not 1..{len(code)} in order (cells were "
+                        f"run out of order or the kernel was not restarted): {rerun}")
+    if not any(c.get("outputs") for c in code):
+        problems.append(f"{name} holds no outputs (they were cleared): {rerun}")
+    errors = [(i, o) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    for index, output in errors:
+        problems.append(f"{name}: cell {index} has an error output ({output.get('ename')}: "
+                        f"{str(output.get('evalue'))[:120]}): fix it and {rerun}")
+    text = "\n".join(_stream_text(c) for c in code)
+    if any(marker in text for marker in SMOKE_MARKERS):
+        problems.append(f"{name} holds the outputs of a smoke run (HW4_SMOKE=1, tiny data): {rerun}")
+
+    printed = notebook_fingerprints(nb)
+    if not printed:
+        problems.append(f"{name} printed no FINGERPRINT lines, so its run cannot be matched with the modules: its "
+                        f"first code cell must call notebook_utils.header({name!r}, {list(modules)}), then {rerun}")
+        return problems
+    for module in modules:
+        if module not in printed:
+            problems.append(f"{name} did not fingerprint {module}: add it to the notebook_utils.header(...) call, "
+                            f"then {rerun}")
+    for module, recorded in printed.items():
+        current_path = root / module
+        if not current_path.exists():
+            problems.append(f"{name} was run with {module}, which no longer exists in {root}")
+        elif fingerprint(current_path) != recorded:
+            problems.append(f"{name} was executed before the last change of {module} (recorded {recorded}, now "
+                            f"{fingerprint(current_path)}): {rerun}")
+    return problems
+
+
+def _short(values, limit=12):
+    values = ["None" if v is None else str(v) for v in values]
+    return "[" + ", ".join(values[:limit]) + (", ..." if len(values) > limit else "") + "]"
+
+
+def notebook_notes(path, root):
+    """Local modules a notebook imports that are neither submitted nor course helpers (a note, not a failure)."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:
+        return []
+    local = {p.stem for p in Path(root).glob("*.py")}
+    shipped = {Path(f).stem for f in (*FILES, *COURSE_HELPERS)}
+    imported = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for match in re.finditer(r"^\s*(?:from\s+(\w+)[\w.]*\s+import|import\s+([\w, ]+))", cell.source, re.M):
+                names = [match.group(1)] if match.group(1) else [n.strip() for n in match.group(2).split(",")]
+                imported |= {n.split(" ")[0] for n in names if n}
+    extra = sorted((imported & local) - shipped)
+    if not extra:
+        return []
+    return [f"{Path(path).name} imports {', '.join(m + '.py' for m in extra)} from this repository; the course's "
+            f"copy of the notebook keeps its outputs, but re-running it there would need those files"]
+
+
+# ----------------------------------------------------------------------------------------------------
+# 4. autograder
+# ----------------------------------------------------------------------------------------------------
+def check_autograder(root):
+    """Run autograder.py on the submitted modules (staged with the helper stand-ins); return problems."""
+    script = Path(root) / "autograder.py"
+    if not script.exists():
+        script = ROOT / "autograder.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        staging_folder(root, tmp)
+        result = subprocess.run([sys.executable, str(script), "--dir", tmp], cwd=tmp, capture_output=True,
+                                text=True, timeout=1800)
+    if result.returncode == 0:
+        return []
+    bad = [line for line in result.stdout.splitlines() if line.startswith(("FAIL", "ERROR"))]
+    meaning = {2: "an answer differs from the correct one", 1: "an error"}.get(result.returncode, "it crashed")
+    detail = "; ".join(bad[:5]) or result.stderr.strip()[-300:]
+    return [f"python autograder.py exits {result.returncode} ({meaning}): {detail} -- run "
+            f"`.venv/bin/python autograder.py` for the details and hints"]
+
+
+# ----------------------------------------------------------------------------------------------------
+# packing
+# ----------------------------------------------------------------------------------------------------
+def pack(root, out_dir, zip_path):
+    """Copy FILES from root into a fresh out_dir and write zip_path with the files at its top level."""
+    out_dir, zip_path = Path(out_dir), Path(zip_path)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    for name in FILES:
+        shutil.copy2(Path(root) / name, out_dir / name)
+    tmp_zip = zip_path.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in FILES:
+            archive.write(out_dir / name, arcname=name)
+    tmp_zip.replace(zip_path)
+    return zip_path
+
+
+def run_checks(root, with_autograder=True, say=print):
+    """Run every check, printing progress; return (problems, notes)."""
+    root = Path(root)
+    problems, notes = [], []
+
+    def stage(title, found):
+        say(f"{'ok  ' if not found else 'FAIL'} {title}")
+        for problem in found:
+            say(f"     - {problem}")
+        problems.extend(found)
+
+    stage("files present: " + " ".join(FILES), check_files(root))
+    stage("modules import from the submission folder (with the course's helper files only)", check_imports(root))
+    for notebook in SUBMISSION:
+        path = root / notebook
+        if path.exists():
+            stage(f"{notebook}: run top to bottom, outputs, no errors, run after its modules last changed",
+                  check_notebook(path, root=root))
+            notes += notebook_notes(path, root)
+    if with_autograder:
+        say("...  python autograder.py (a few seconds)")
+        stage("python autograder.py passes", check_autograder(root))
+    return problems, notes
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="check only; do not pack")
+    parser.add_argument("--root", default=str(ROOT), help="folder holding the files (default: this repository)")
+    parser.add_argument("--out", default=None, help="output folder (default: ROOT/submission)")
+    parser.add_argument("--zip", default=None, help="zip file (default: ROOT/submission.zip)")
+    args = parser.parse_args(argv)
+    root = Path(args.root).resolve()
+    problems, notes = run_checks(root)
+    for note in notes:
+        print(f"note: {note}")
+    if problems:
+        print(f"\n{len(problems)} problem(s): fix them, then run `make submit` again. Nothing was packed.")
+        return 1
+    if args.check:
+        print("\nall checks passed (--check: nothing packed)")
+        return 0
+    out_dir = Path(args.out) if args.out else root / "submission"
+    zip_path = pack(root, out_dir, Path(args.zip) if args.zip else root / "submission.zip")
+    size = zip_path.stat().st_size
+    print(f"\nall checks passed: {out_dir}/ and {zip_path} ({len(FILES)} files, {size / 1024:.0f} KiB) are ready to "
+          f"upload to autograder.io (the writeup goes to Gradescope: make writeup)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
