@@ -20,6 +20,15 @@ import transfer_learning as tl
 CLASSES = ("blue", "red")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One PyTorch thread: on 2 shared vCPUs a second thread makes these tiny batches several times slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def _write_images(folder, color_channel, count, rng, size=32):
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
@@ -228,6 +237,18 @@ def test_scheduler_order_warning_exists_so_the_test_above_can_fail():
     with pytest.warns(UserWarning, match="lr_scheduler.step()"):
         scheduler.step()
         optimizer.step()
+
+
+def test_scheduler_steps_once_per_epoch(loaders):
+    dataloaders, sizes, _ = loaders
+    model = _colour_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    history = []
+    tl.train_model("cpu", dataloaders, sizes, model, nn.CrossEntropyLoss(), optimizer, scheduler, num_epochs=3,
+                   history=history)
+    assert [entry["lr"] for entry in history] == pytest.approx([0.1, 0.05, 0.025])
+    assert scheduler.last_epoch == 3 and optimizer.param_groups[0]["lr"] == pytest.approx(0.0125)
 
 
 def test_train_model_raises_on_non_finite_loss(loaders):
