@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test venv data clean-venv
+.PHONY: run test venv data clean-venv submit writeup
 
 venv: $(STAMP)
 
@@ -24,6 +24,14 @@ run: data
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Grading kit: check the course's file list (modules import, notebooks run after their last change,
+# autograder.py passes), then pack submission/ and submission.zip; writeup.md from the notebooks' outputs.
+submit: $(STAMP)
+	$(PY) submit.py
+
+writeup: $(STAMP)
+	$(PY) writeup.py
 
 clean-venv:
 	rm -rf $(VENV)
