@@ -95,7 +95,9 @@ class Notebook:
 
 
 def inline_images(cells, out_dir, stem):
-    """Write the PNG outputs of ``cells`` to out_dir/stem_K.png; return their paths."""
+    """Write the PNG outputs of ``cells`` to out_dir/stem_K.png (replacing earlier ones); return their paths."""
+    for old in out_dir.glob(f"{stem}_*.png"):
+        old.unlink()
     paths = []
     for cell in cells:
         for output in cell.get("outputs", []):
