@@ -18,9 +18,9 @@ or scikit-learn when installed (checks that need them are skipped, and say so, w
 expected number is stored in this file. Inputs are seeded, so a run is repeatable.
 
 Each check prints PASS / FAIL / ERROR / SKIP with the measured error and its tolerance (error = max |a - b|
-divided by the larger of max |a|, max |b| and 1e-8), and a one-line hint when it does not pass. Every call
-into a module is made on copies that are compared afterwards, so a function that modifies its inputs is
-reported.
+divided by the larger of max |a|, max |b| and 1e-8), and a one-line hint when it does not pass. The inputs of
+every call into a module are snapshotted and compared afterwards, so a function that modifies its inputs
+is reported.
 
 Exit status, as the course's autograder:
   0  every check passed (skipped oracle checks do not count against you);

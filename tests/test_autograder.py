@@ -113,6 +113,36 @@ def test_svm_sign_error_exits_2(tmp_path):
     assert "FAIL  svm.decision_function" in result.stdout
 
 
+SUBTLE_BUGS = {
+    "loss divided by N*T": ("rnn_layers.py", "rnn", "FAIL  rnn_layers.temporal_softmax_loss", """
+        _original_temporal_softmax_loss = temporal_softmax_loss
+
+        def temporal_softmax_loss(x, y, mask):
+            loss, dx = _original_temporal_softmax_loss(x, y, mask)
+            return loss / x.shape[1], dx / x.shape[1]
+    """),
+    "repeated words overwrite": ("rnn_layers.py", "rnn", "FAIL  rnn_layers.word_embedding_forward / backward", """
+        def word_embedding_backward(dout, cache):
+            x, W = cache
+            dW = np.zeros(W.shape)
+            dW[x] = dout
+            return dW
+    """),
+    "bias averaged over every point": ("svm.py", "svm", "FAIL  svm.fit_bias", """
+        def fit_bias(X, y, alpha, kernel_params):
+            return float(np.mean(y - (alpha * y) @ kernel_matrix(X, X, kernel_params)))
+    """),
+}
+
+
+@pytest.mark.parametrize("bug", SUBTLE_BUGS)
+def test_subtle_bugs_exit_2(tmp_path, bug):
+    module, part, expected, override = SUBTLE_BUGS[bug]
+    result = run([part, "--dir", str(broken_copy(tmp_path, module, override))])
+    assert result.returncode == 2, show(result)
+    assert expected in result.stdout, show(result)
+
+
 def test_raised_exception_exits_1(tmp_path):
     folder = broken_copy(tmp_path, "rnn_layers.py", """
         def temporal_fc_forward(x, w, b):
