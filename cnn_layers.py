@@ -8,8 +8,12 @@ turns every copy and scatter into contiguous memory runs and lets one BLAS call 
 The CNN keeps activations in that layout (see cnn.py); the public functions below take and return
 the course's (N, C, H, W) layout.
 """
+import threading
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+_THREAD_SCRATCH = threading.local()
 
 
 def hello():
@@ -159,6 +163,14 @@ def conv_backward_cn(dout_cn, x_shape_cn, w, cols, need_dx=True, workspace=None,
 # ----------------------------------------------------------------------------------------------------
 # public convolution API (N, C, H, W)
 # ----------------------------------------------------------------------------------------------------
+def _thread_workspace():
+    """This thread's Workspace for the public functions' temporaries (never for returned arrays)."""
+    workspace = getattr(_THREAD_SCRATCH, "workspace", None)
+    if workspace is None:
+        workspace = _THREAD_SCRATCH.workspace = Workspace()
+    return workspace
+
+
 def conv_forward(x, w):
     """Valid 2-D cross-correlation (the course's filtering *filt), no bias, no padding, stride 1.
 
@@ -169,13 +181,12 @@ def conv_forward(x, w):
     - x: (N, C, H, W) input images.
     - w: (F, C, HH, WW) filters, HH <= H and WW <= W.
 
-    Returns (out, cache): out (N, F, H - HH + 1, W - WW + 1); cache (x, w, cols), where the trailing
-    cols (the im2col matrix) is an optional speed-up: conv_backward also accepts the cache (x, w).
+    Returns (out, cache): out (N, F, H - HH + 1, W - WW + 1); cache (x, w).
     """
     _check_conv_inputs(x, w)
-    out_cn, cols = conv_forward_cn(x.transpose(1, 0, 2, 3), w)
+    out_cn, _ = conv_forward_cn(x.transpose(1, 0, 2, 3), w, _thread_workspace(), "public_")
     out = np.ascontiguousarray(out_cn.transpose(1, 0, 2, 3))
-    return out, (x, w, cols)
+    return out, (x, w)
 
 
 def conv_backward(dout, cache):
@@ -185,7 +196,7 @@ def conv_backward(dout, cache):
 
     Inputs:
     - dout: (N, F, Ho, Wo) upstream gradient.
-    - cache: (x, w) or (x, w, cols) as returned by conv_forward.
+    - cache: (x, w) as returned by conv_forward.
 
     Returns (dx, dw): dx (N, C, H, W), dw (F, C, HH, WW).
     """
@@ -196,8 +207,11 @@ def conv_backward(dout, cache):
     if not isinstance(dout, np.ndarray) or dout.shape != expected:
         raise ValueError(f"dout must have shape {expected} (N, F, Ho, Wo), got "
                          f"{getattr(dout, 'shape', type(dout).__name__)}")
-    cols = cache[2] if len(cache) > 2 else _im2col(x.transpose(1, 0, 2, 3), HH, WW)
-    dx_cn, dw = conv_backward_cn(dout.transpose(1, 0, 2, 3), (C, N, H, W), w, cols)
+    # Rebuilding the columns in reused scratch memory is cheaper than keeping a fresh multi-MB
+    # matrix per call in the cache (fresh pages are faulted in one by one).
+    workspace = _thread_workspace()
+    cols = _im2col(x.transpose(1, 0, 2, 3), HH, WW, workspace, "public_")
+    dx_cn, dw = conv_backward_cn(dout.transpose(1, 0, 2, 3), (C, N, H, W), w, cols, True, workspace, "public_")
     return np.ascontiguousarray(dx_cn.transpose(1, 0, 2, 3)), dw
 
 
