@@ -676,7 +676,10 @@ def plot_image_grid(images, titles, nrows, ncols, suptitle=None, cell_size=2.0):
 
     if len(images) != len(titles) or len(images) > nrows * ncols:
         raise ValueError(f"{len(images)} images and {len(titles)} titles do not fit a {nrows}x{ncols} grid")
-    fig, axes = plt.subplots(nrows, ncols, figsize=(cell_size * ncols, cell_size * nrows + 0.4), squeeze=False)
+    title_lines = max((str(t).count("\n") + 1 for t in titles), default=1)
+    height = nrows * (cell_size + 0.22 * title_lines) + (0.5 if suptitle else 0.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell_size * ncols, height), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, title in zip(axes.flat, images, titles):
@@ -684,7 +687,6 @@ def plot_image_grid(images, titles, nrows, ncols, suptitle=None, cell_size=2.0):
         ax.set_title(title, fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
     return fig
 
 
