@@ -363,15 +363,19 @@ def test_box_kkt_solver_solves_cvxopts_kkt_system(lowrank):
 
 
 def test_lowrank_solve_is_accurate_when_weights_span_many_decades():
+    """Near the optimum most D_i are huge (alpha at a bound) and a few are tiny (free support vectors, fewer
+    than the rank): plain Woodbury loses ~10 digits there (backward error ~1e-10); the split solve must not."""
     rng = rng_for("woodbury")
     n, r = 300, 20
-    V = rng.standard_normal((n, r))
-    D = np.exp(rng.uniform(np.log(1e-12), np.log(1e8), n))    # free support vectors have D -> 0
-    solve = svm._LowRankSolve(V, D, tau=1e-3)
-    H = np.diag(D) + V @ V.T
-    rhs = rng.standard_normal(n)
-    x = solve(rhs)
-    assert np.linalg.norm(H @ x - rhs) <= 1e-12 * np.linalg.norm(H, 2) * np.linalg.norm(x)
+    for n_tiny in (0, 5, 19, 60):
+        V = rng.standard_normal((n, r))
+        D = np.exp(rng.uniform(np.log(1e-1), np.log(1e8), n))
+        D[:n_tiny] = np.exp(rng.uniform(np.log(1e-14), np.log(1e-6), n_tiny))
+        solve = svm._LowRankSolve(V, D, tau=1e-3)
+        H = np.diag(D) + V @ V.T
+        rhs = rng.standard_normal(n)
+        x = solve(rhs)
+        assert np.linalg.norm(H @ x - rhs) <= 1e-15 * np.linalg.norm(H, 2) * np.linalg.norm(x)
 
 
 def test_pivoted_cholesky_rank_error_and_refusals():
@@ -404,7 +408,7 @@ def test_failing_kkt_solver_falls_back_to_regularized_then_ldl(monkeypatch):
     info = model.solver_info_
     assert info["solver"] == "cvxopt-ldl-kktreg" and info["status"] == "optimal"
     assert [name for name, _ in info["attempts"]] == ["box-dense", "box-regularized", "cvxopt-ldl-kktreg"]
-    np.testing.assert_allclose(model.alpha, expected, atol=1e-5)
+    np.testing.assert_allclose(model.alpha, expected, atol=1e-4)       # looser FALLBACK_TOLERANCES
 
 
 def test_non_optimal_status_is_a_warning(monkeypatch):
