@@ -186,14 +186,15 @@ class Writeup:
         relative = _relative(self.root / name, self.out_path.parent)
         self.add(f"![{caption}]({relative})", f"*{caption}* (`{name}`)")
 
-    def provenance(self, nb, data_words=("data",)):
+    def provenance(self, nb, data_words=("data",), default="not stated by the notebook"):
         """The data line and run header of a notebook, and warnings from the submit check."""
         if not nb.exists:
             return
-        data = [f"{k}: {v}" for k, v in nb.summaries() if any(w in k.lower() for w in data_words)]
+        data = [f"{k}: {v}" for k, v in nb.summaries()
+                if any(re.search(rf"\b{w}\b", k, re.IGNORECASE) for w in data_words)]
         header = nb.run_header()
         self.add(f"*Source: `{nb.name}`{' — ' + header.split(' (')[0].replace(nb.name + ' ', '') if header else ''}. "
-                 f"Data: {'; '.join(data) if data else 'not stated by the notebook'}.*")
+                 f"Data: {'; '.join(data) if data else default}.*")
         for problem in nb.problems():
             self.add(f"> **Warning:** {problem}")
 
@@ -329,7 +330,8 @@ class Writeup:
         if not nb.exists:
             self.need("svm.ipynb", "run `make run`")
             return
-        self.provenance(nb)
+        self.provenance(nb, default="the generated scikit-learn toy datasets (moons, circles, linearly separable, "
+                                    "XOR); no download involved")
         tables = accuracy_tables(nb.nb)
         cvxopt_tables = [t for t in tables if "cvxopt" in (t[0] + t[2]).lower()]
         if not tables:
@@ -339,7 +341,10 @@ class Writeup:
             self.need("the CVXOPTSVC test-accuracy table", "run svm.ipynb to the end")
         for source, kind, text in tables:
             which = "CVXOPTSVC (cvxopt)" if "cvxopt" in (source + text).lower() else "scikit-learn SVC"
-            self.add(f"**Test accuracy, {which}:**", text if kind == "markdown" else code_block(text))
+            if kind == "markdown":      # a rendered table carries its own title
+                self.add(text)
+            else:
+                self.add(f"**Test accuracy, {which}:**", code_block(text))
         figures = [n for n in nb.saved_figures() if n.startswith("svm")]
         cvxopt_figures = [n for n in figures if "cvxopt" in n.lower()]
         if not cvxopt_figures:

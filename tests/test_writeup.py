@@ -95,7 +95,10 @@ def fake_root(tmp_path):
     write_notebook(tmp_path, "svm.ipynb", ["svm.py"], [
         ("print_accuracy_table(SVC)", [stream("SVC test accuracy\n" + table)]),
         ("savefig(fig, 'svm_sklearn_boundaries.png')", [stream("saved figure svm_sklearn_boundaries.png\n")]),
-        ("print_accuracy_table(CVXOPTSVC)", [stream("CVXOPTSVC test accuracy\n" + table.replace("0.9250", "0.9125"))]),
+        ("display(Markdown(table(CVXOPTSVC)))", [nbformat.v4.new_output("display_data", data={
+            "text/markdown": "**CVXOPTSVC (cvxopt): test accuracy**\n\n| dataset | linear | poly | rbf | sigmoid |\n"
+                             "|---|---|---|---|---|\n| moons | 0.8750 | 0.8250 | 0.9125 | 0.7750 |",
+            "text/plain": "<IPython.core.display.Markdown object>"})]),
         ("for name in ...: savefig(...)", [stream("saved figure svm_cvxopt_boundaries.png\n"
                                                   "saved figure svm_cvxopt_support_vectors.png\n")]),
     ])
@@ -129,7 +132,9 @@ def test_complete_writeup_from_the_notebooks(fake_root, capsys):
     assert "](transfer_finetune_predictions.png)" in text and "](transfer_freeze_predictions.png)" in text
     # Q4: the derivation, both accuracy tables, the cvxopt figures first
     assert "G = \\begin{bmatrix} -I_N \\\\ I_N \\end{bmatrix}" in text and "q = -\\mathbf{1}_N" in text
-    assert "**Test accuracy, CVXOPTSVC (cvxopt):**" in text and "0.9125" in text
+    assert "**CVXOPTSVC (cvxopt): test accuracy**\n\n| dataset | linear | poly | rbf | sigmoid |" in text
+    assert "| moons | 0.8750 | 0.8250 | 0.9125 | 0.7750 |" in text
+    assert "Data: the generated scikit-learn toy datasets" in text
     assert "**Test accuracy, scikit-learn SVC:**" in text and "0.9250" in text
     assert text.index("svm_cvxopt_boundaries.png") < text.index("svm_sklearn_boundaries.png")
     assert "with support vectors highlighted" in text
