@@ -109,6 +109,16 @@ class Recorder:
             _expect_array(label, actual, expected.shape, "f")
         self.measures.append((label, relative_error(actual, expected), tol))
 
+    def stable(self, label, func, first_args, second_args):
+        """Call func twice; the first call's results must not change when the second one runs (a function that
+        returns reused scratch memory silently overwrites results its caller still holds)."""
+        first = func(*first_args)
+        saved = _snapshot(first)
+        func(*second_args)
+        where = _changed(first, saved)
+        self.measures.append((f"{label}: result{where or ''} overwritten by a later call" if where else
+                              f"{label}: results survive a later call", 1.0 if where else 0.0, 0.5))
+
     def measure(self, label, error, tol):
         self.measures.append((label, float(error), tol))
 
@@ -222,9 +232,11 @@ def numerical_gradient(f, x, df=None, h=1e-5):
     for index in np.ndindex(*x.shape):
         old = x[index]
         x[index] = old + h
-        plus = np.asarray(f(x.copy()), dtype=np.float64)
+        # Copies: a module that returns reused memory must not make the difference vanish here (that is
+        # reported by the reuse checks instead).
+        plus = np.array(f(x.copy()), dtype=np.float64, copy=True)
         x[index] = old - h
-        minus = np.asarray(f(x.copy()), dtype=np.float64)
+        minus = np.array(f(x.copy()), dtype=np.float64, copy=True)
         x[index] = old
         grad[index] = np.sum((plus - minus) * (1.0 if df is None else df)) / (2 * h)
     return grad
@@ -746,6 +758,29 @@ def check_convnet_torch(rec, m):
         rec.close(f"grads[{name!r}] vs torch autograd", grads.get(name), p[name].grad.numpy(), 1e-8)
 
 
+def check_cnn_results_survive(rec, m):
+    """Results are the caller's: a later call may not overwrite them (N = 1, F = 1 and C = 1 included, where
+    a transposed result is already contiguous and np.ascontiguousarray returns it without copying)."""
+    layers, cl = m["layers"], m["cnn_layers"]
+    rng = rng_for("cnn reuse")
+    for N, C, H, W, F, HH, WW in [(1, 1, 5, 5, 1, 5, 5), (1, 2, 6, 5, 3, 2, 2), (2, 1, 6, 6, 1, 3, 3),
+                                  (2, 3, 7, 6, 4, 3, 2)]:
+        shape = f"x({N}, {C}, {H}, {W}) w({F}, {C}, {HH}, {WW})"
+        x1, x2 = rng.standard_normal((2, N, C, H, W))
+        w = rng.standard_normal((F, C, HH, WW))
+        rec.stable(f"conv_forward {shape}", cl.conv_forward, (x1, w), (x2, w))
+        d1, d2 = rng.standard_normal((2, N, F, H - HH + 1, W - WW + 1))
+        rec.stable(f"conv_backward {shape}", cl.conv_backward, (d1, (x1, w)), (d2, (x2, w)))
+        param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+        rec.stable(f"max_pool_forward x({N}, {C}, {H}, {W})", cl.max_pool_forward, (x1, param), (x2, param))
+        p1, p2 = rng.standard_normal((2, N, C, H // 2, W // 2))
+        rec.stable(f"max_pool_backward x({N}, {C}, {H}, {W})", cl.max_pool_backward, (p1, (x1, param)),
+                   (p2, (x2, param)))
+        a1, a2 = x1.reshape(N, -1), x2.reshape(N, -1)
+        fw, fb = rng.standard_normal((a1.shape[1], 3)), rng.standard_normal(3)
+        rec.stable(f"fc_forward ({N}, {a1.shape[1]})", layers.fc_forward, (a1, fw, fb), (a2, fw, fb))
+
+
 # ======================================================================================================
 # Q2 oracles
 # ======================================================================================================
@@ -876,6 +911,28 @@ def check_temporal_softmax_loss(rec, m):
     mask = np.ones((3, 2), dtype=bool)
     loss, dx = rec.call("temporal_softmax_loss", rl.temporal_softmax_loss, x, y, mask)
     rec.close("temporal_softmax_loss with scores ~1e4 (stability)", loss, ref_temporal_softmax_loss(x, y, mask), 1e-7)
+
+
+def check_rnn_results_survive(rec, m):
+    """Results are the caller's: a later call may not overwrite them."""
+    rl = m["rnn_layers"]
+    rng = rng_for("rnn reuse")
+    for T, N, D, H in [(1, 1, 2, 3), (3, 2, 4, 5)]:
+        x1, x2 = rng.standard_normal((2, T, N, D))
+        h0, Wx, Wh, b = rng.standard_normal((N, H)), rng.standard_normal((D, H)), rng.standard_normal((H, H)), \
+            rng.standard_normal(H)
+        rec.stable(f"rnn_step_forward N={N}", rl.rnn_step_forward, (x1[0], h0, Wx, Wh, b), (x2[0], h0, Wx, Wh, b))
+        rec.stable(f"rnn_forward T={T} N={N}", rl.rnn_forward, (x1, h0, Wx, Wh, b), (x2, h0, Wx, Wh, b))
+        h1 = rl.rnn_forward(x1, h0, Wx, Wh, b)[0].copy()
+        d1, d2 = rng.standard_normal((2, T, N, H))
+        cache = (x1, h0, Wx, Wh, b, h1)
+        rec.stable(f"rnn_backward T={T} N={N}", rl.rnn_backward, (d1, cache), (d2, cache))
+        xb1, xb2 = x1.transpose(1, 0, 2).copy(), x2.transpose(1, 0, 2).copy()
+        w, bias = rng.standard_normal((D, 4)), rng.standard_normal(4)
+        rec.stable(f"temporal_fc_forward N={N} T={T}", rl.temporal_fc_forward, (xb1, w, bias), (xb2, w, bias))
+        y = rng.integers(0, D, (N, T))
+        mask = np.ones((N, T), dtype=bool)
+        rec.stable(f"temporal_softmax_loss N={N} T={T}", rl.temporal_softmax_loss, (xb1, y, mask), (xb2, y, mask))
 
 
 def check_rnn_torch(rec, m):
@@ -1262,6 +1319,9 @@ CHECKS = {
          "route each window's gradient to its max; overlapping windows add up; the cache is (x, pool_param)"),
         ("cnn_layers.max_pool_forward / backward vs PyTorch", check_max_pool_torch,
          "compare with torch.nn.functional.max_pool2d on the failing shape"),
+        ("layers / cnn_layers results survive later calls", check_cnn_results_survive,
+         "return fresh arrays: np.ascontiguousarray(a) does not copy an a that is already contiguous (N, C or F = 1), "
+         "so a result built in reused scratch memory is overwritten by the next call; use np.array(a) or .copy()"),
         ("cnn.ConvNet.__init__ shapes, dtypes, init ranges", check_convnet_init,
          "W3 has F2*h2*w2 rows with h1 = (H-fs+1)//2, h2 = (h1-fs+1)//2; U(-sqrt(k), sqrt(k)), k = 1/fan_in"),
         ("cnn.ConvNet.loss scores and loss", check_convnet_loss,
@@ -1281,6 +1341,8 @@ CHECKS = {
          "out[n,t] = x[n,t] @ w + b; dw sums over N and T; cache (x, w, b, out)"),
         ("rnn_layers.temporal_softmax_loss", check_temporal_softmax_loss,
          "sum the masked cross-entropy over N and T, divide by N only; dx masked and divided by N"),
+        ("rnn_layers results survive later calls", check_rnn_results_survive,
+         "return fresh arrays, not buffers that the next call reuses"),
         ("rnn_layers vs PyTorch", check_rnn_torch, "the same computation in PyTorch autograd disagrees"),
         ("rnn.CaptioningRNN.__init__", check_captioning_init,
          "draw W_embed, W_proj, Wx, Wh, W_vocab from np.random in this order; cast to dtype"),

@@ -135,6 +135,18 @@ SUBTLE_BUGS = {
 }
 
 
+SUBTLE_BUGS["result in a reused buffer"] = ("rnn_layers.py", "rnn", "results survive later calls", """
+    _buffers = {}
+    _original_temporal_fc_forward = temporal_fc_forward
+
+    def temporal_fc_forward(x, w, b):
+        out, cache = _original_temporal_fc_forward(x, w, b)
+        buffer = _buffers.setdefault(out.shape, np.empty(out.shape))
+        buffer[...] = out
+        return buffer, cache
+""")
+
+
 @pytest.mark.parametrize("bug", SUBTLE_BUGS)
 def test_subtle_bugs_exit_2(tmp_path, bug):
     module, part, expected, override = SUBTLE_BUGS[bug]
