@@ -185,7 +185,8 @@ def conv_forward(x, w):
     """
     _check_conv_inputs(x, w)
     out_cn, _ = conv_forward_cn(x.transpose(1, 0, 2, 3), w, _thread_workspace(), "public_")
-    out = np.ascontiguousarray(out_cn.transpose(1, 0, 2, 3))
+    # A copy, always: out_cn lives in scratch memory that the next call reuses.
+    out = out_cn.transpose(1, 0, 2, 3).copy()
     return out, (x, w)
 
 
@@ -212,7 +213,7 @@ def conv_backward(dout, cache):
     workspace = _thread_workspace()
     cols = _im2col(x.transpose(1, 0, 2, 3), HH, WW, workspace, "public_")
     dx_cn, dw = conv_backward_cn(dout.transpose(1, 0, 2, 3), (C, N, H, W), w, cols, True, workspace, "public_")
-    return np.ascontiguousarray(dx_cn.transpose(1, 0, 2, 3)), dw
+    return dx_cn.transpose(1, 0, 2, 3).copy(), dw  # a copy: dx_cn lives in reused scratch memory
 
 
 # ----------------------------------------------------------------------------------------------------

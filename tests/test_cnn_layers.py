@@ -208,3 +208,21 @@ def test_conv_and_pool_do_not_mutate_inputs():
 def test_hello(capsys):
     cnn_layers.hello()
     assert capsys.readouterr().out.strip() == "Hello from cnn_layers.py!"
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [((1, 1, 5, 5), (1, 1, 5, 5)), ((2, 3, 6, 4), (2, 3, 1, 4)),
+                                              ((3, 2, 7, 7), (4, 2, 3, 3))])
+def test_results_survive_later_calls(x_shape, w_shape):
+    """Temporaries live in reused scratch memory; returned arrays must never alias it."""
+    rng = np.random.default_rng(9)
+    x1, x2 = rng.standard_normal(x_shape), rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    out1, cache1 = conv_forward(x1, w)
+    dout = rng.standard_normal(out1.shape)
+    dx1, dw1 = conv_backward(dout, cache1)
+    saved = [a.copy() for a in (out1, dx1, dw1)]
+    out2, cache2 = conv_forward(x2, w)
+    dx2, dw2 = conv_backward(rng.standard_normal(out2.shape), cache2)
+    for before, after in zip(saved, (out1, dx1, dw1)):
+        np.testing.assert_array_equal(before, after)
+    assert not any(np.shares_memory(a, b) for a in (out1, dx1, dw1) for b in (out2, dx2, dw2))
