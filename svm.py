@@ -377,7 +377,7 @@ def _pivoted_cholesky(K, rel_tol, max_rank):
         rows[k] = column
         residual -= column * column
         residual[pivot] = 0.0
-    if residual.min() < -tol:           # an indefinite K (e.g. sigmoid) shows up as negative residuals
+    if rank == 0 or residual.min() < -tol:   # K = 0 needs no factor; an indefinite K shows negative residuals
         return None
     L = rows[:rank].T
     # An indefinite residual could hide behind a small diagonal: probe it with random vectors.
