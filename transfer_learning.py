@@ -8,10 +8,13 @@ Everything runs offline: when ``hymenoptera_data.zip`` cannot be had, ``prepare_
 builds a stand-in ImageFolder of two real MNIST digit classes, and when the ImageNet weights are not in
 torchvision's cache and cannot be downloaded, ResNet-18 is built with ``weights=None``. Both fallbacks
 are announced loudly, because their numbers are not a transfer-learning result on ants and bees.
+The repository's data_utils.py (verified downloads, MNIST) is used when present; without it (the file
+alone, as submitted) everything works except the MNIST stand-in.
 
 Shapes: images are (N, 3, H, W) float32 tensors normalized with the ImageNet mean/std; labels (N,) int64.
 """
 import copy
+import hashlib
 import json
 import math
 import os
@@ -33,7 +36,10 @@ from torch import nn, optim
 from torch.optim import lr_scheduler
 from torchvision import datasets, transforms
 
-import data_utils
+try:  # the repository's data helpers (verified downloads, offline defaults); see _fetch for life without them
+    import data_utils
+except ImportError:  # the course's copy of this file travels alone
+    data_utils = None
 
 HYMENOPTERA_URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
 HYMENOPTERA_SHA256 = "fbc41b31d544714d18dd1230b1e2b455e1557766e13e67f9f5a7a23af7c02209"
@@ -54,6 +60,58 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_SIZE = 224
 BATCH_SIZE = 4
 PHASES = ("train", "val")
+
+
+if data_utils is not None:
+    DataUnavailableError = data_utils.DataUnavailableError
+else:
+    class DataUnavailableError(RuntimeError):
+        """A data file is missing, corrupt, or cannot be downloaded; the message says how to get it."""
+
+
+def _announce(message):
+    """A banner that cannot be missed (data_utils.announce when the repository's helpers are here)."""
+    if data_utils is not None:
+        data_utils.announce(message)
+        return
+    bar = "!" * 78
+    print("\n".join([bar] + ["!! " + line for line in str(message).splitlines()] + [bar]), flush=True)
+
+
+def _sha256sum(path):
+    if data_utils is not None:
+        return data_utils.sha256sum(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fetch(url, path, sha256, *, description):
+    """Path of a verified local copy of ``url`` (see data_utils.fetch_file); raises DataUnavailableError.
+
+    Without the repository's data_utils.py (the course's copy of this file), a present file is checked
+    and used, and a missing one is downloaded with torch.hub's helper unless HW4_OFFLINE=1.
+    """
+    if data_utils is not None:
+        return data_utils.fetch_file(url, path, sha256, description=description)
+    path = Path(path)
+    manual = f"Download {url} and save it as {path.resolve()}."
+    if not path.exists():
+        if os.environ.get("HW4_OFFLINE", "") == "1":
+            raise DataUnavailableError(f"{description} is not at {path} and HW4_OFFLINE=1 forbids downloading "
+                                       f"it. {manual}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(url, str(path), progress=True)
+        except Exception as exc:  # network errors come in many types
+            raise DataUnavailableError(f"Could not download {description} ({type(exc).__name__}: {exc}). "
+                                       f"{manual}") from exc
+    if sha256 is not None and _sha256sum(path) != sha256:
+        raise DataUnavailableError(f"{path} ({description}) does not have sha256 {sha256}: it is corrupt or not "
+                                   f"the official file, so it is not used. Delete it and run again. {manual}")
+    return path
 
 
 def hello():
@@ -93,14 +151,14 @@ def _unzip_hymenoptera(zip_path, root):
         for name in archive.namelist():
             parts = Path(name).parts
             if Path(name).is_absolute() or ".." in parts:
-                raise data_utils.DataUnavailableError(
+                raise DataUnavailableError(
                     f"{zip_path} holds the unsafe member path {name!r}; it is not extracted. Delete it "
                     f"and download {HYMENOPTERA_URL} again.")
         staging = Path(tempfile.mkdtemp(prefix=".hymenoptera_unzip_", dir=root))
         try:
             archive.extractall(staging)
             if not _has_real_layout(staging / HYMENOPTERA_DIRNAME):
-                raise data_utils.DataUnavailableError(
+                raise DataUnavailableError(
                     f"{zip_path} does not contain {HYMENOPTERA_DIRNAME}/{{train,val}}/{{ants,bees}}; delete "
                     f"it and download {HYMENOPTERA_URL} again.")
             target = root / HYMENOPTERA_DIRNAME
@@ -180,6 +238,10 @@ def build_standin(root="data", *, arrays=None, digits=STANDIN_DIGITS, sizes=STAN
     if _standin_complete(target, digits, sizes, seed):
         return target
     if arrays is None:
+        if data_utils is None:
+            raise DataUnavailableError(
+                f"The offline stand-in is built from MNIST by the solution repository's data_utils.py, which is "
+                f"not here. Download {HYMENOPTERA_URL} and save it as {(root / 'hymenoptera_data.zip').resolve()}.")
         arrays = data_utils.load_mnist_arrays()
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -190,7 +252,7 @@ def build_standin(root="data", *, arrays=None, digits=STANDIN_DIGITS, sizes=STAN
             for name, digit, count in zip(standin_class_names(digits), digits, sizes[split]):
                 pool = np.flatnonzero(labels == digit)
                 if pool.size < count:
-                    raise data_utils.DataUnavailableError(
+                    raise DataUnavailableError(
                         f"MNIST x_{mnist_split} has only {pool.size} images of digit {digit}; the stand-in "
                         f"needs {count} for {split}/{name}.")
                 folder = staging / split / name
@@ -222,7 +284,7 @@ def prepare_hymenoptera_data(root="data", *, allow_standin=True, seed=0):
     offline, sha256-verified, then unpacked); else, when ``allow_standin``, the MNIST stand-in of
     ``build_standin`` (announced loudly). ``source`` is a string saying which one was used.
 
-    Raises data_utils.DataUnavailableError (naming the URL and where to save the zip) when the real data
+    Raises DataUnavailableError (naming the URL and where to save the zip) when the real data
     cannot be had and ``allow_standin`` is False. A zip whose sha256 does not match is never used.
     """
     root = Path(root)
@@ -230,17 +292,17 @@ def prepare_hymenoptera_data(root="data", *, allow_standin=True, seed=0):
     if _has_real_layout(real_dir):
         return real_dir, REAL_SOURCE
     try:
-        zip_path = data_utils.fetch_file(HYMENOPTERA_URL, root / "hymenoptera_data.zip", HYMENOPTERA_SHA256,
-                                         description="the hymenoptera images (hymenoptera_data.zip)")
+        zip_path = _fetch(HYMENOPTERA_URL, root / "hymenoptera_data.zip", HYMENOPTERA_SHA256,
+                          description="the hymenoptera images (hymenoptera_data.zip)")
         return _unzip_hymenoptera(zip_path, root), REAL_SOURCE
-    except data_utils.DataUnavailableError as exc:
+    except DataUnavailableError as exc:
         reason = (f"{exc}\nThe zip is unpacked to {real_dir.resolve()} automatically on the next run "
                   f"(or unzip it into {root.resolve()} yourself).")
         if not allow_standin:
-            raise data_utils.DataUnavailableError(reason) from exc
+            raise DataUnavailableError(reason) from exc
     data_dir = build_standin(root, seed=seed)
     source = _read_standin_marker(data_dir)["description"]
-    data_utils.announce(f"The real hymenoptera data (ants vs bees) is not available:\n{reason}\n\n"
+    _announce(f"The real hymenoptera data (ants vs bees) is not available:\n{reason}\n\n"
                         f"USING THE OFFLINE STAND-IN {data_dir}:\n{source}.\n"
                         f"Accuracies on it say nothing about ants and bees.")
     return data_dir, source
@@ -344,14 +406,13 @@ def _ensure_checkpoint(weights):
     """
     path = resnet18_checkpoint_path(weights)
     existed = path.exists()
-    path = data_utils.fetch_file(weights.url, path, None,
-                                 description=f"ImageNet ResNet-18 weights ({path.name})")
+    path = _fetch(weights.url, path, None, description=f"ImageNet ResNet-18 weights ({path.name})")
     prefix = re.search(r"-([a-f0-9]*)\.", path.name).group(1)
-    digest = data_utils.sha256sum(path)
+    digest = _sha256sum(path)
     if not digest.startswith(prefix):
         if not existed:
             path.unlink()
-        raise data_utils.DataUnavailableError(
+        raise DataUnavailableError(
             f"{path} has sha256 {digest}, which does not start with {prefix}: it is corrupt or not the "
             f"official file, so it is not used. Delete it and run again (or download {weights.url} "
             f"and save it there).")
@@ -366,7 +427,7 @@ def resolve_resnet18_weights(weights="auto"):
       because a randomly initialized network transfers nothing.
     - None: random initialization, as asked.
     - a ResNet18_Weights or its name ('DEFAULT', 'IMAGENET1K_V1'): those weights, or
-      data_utils.DataUnavailableError saying what to download and where.
+      DataUnavailableError saying what to download and where.
     """
     if weights is None:
         return None
@@ -375,11 +436,11 @@ def resolve_resnet18_weights(weights="auto"):
     try:
         _ensure_checkpoint(resolved)
         return resolved
-    except data_utils.DataUnavailableError as exc:
+    except DataUnavailableError as exc:
         if required:
             raise
         reason = str(exc)
-    data_utils.announce(
+    _announce(
         f"Pretrained ImageNet weights for ResNet-18 are not available:\n{reason}\n\n"
         f"BUILDING RESNET-18 WITH weights=None (RANDOM INITIALIZATION).\n"
         f"The numbers that follow are NOT a transfer-learning result: nothing is transferred.")

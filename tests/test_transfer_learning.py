@@ -2,7 +2,11 @@
 import copy
 import hashlib
 import io
+import os
 import re
+import shutil
+import subprocess
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -546,3 +550,40 @@ def test_cached_checkpoint_is_used_offline_and_a_corrupt_one_is_not(empty_torch_
     # A file whose hash matches its name is used without any download (HW4_OFFLINE=1 here).
     monkeypatch.setattr(data_utils, "sha256sum", lambda p: "f37072fd" + "0" * 56)
     assert tl.resolve_resnet18_weights("auto") is torchvision.models.ResNet18_Weights.DEFAULT
+
+
+# ------------------------------------------------------------------------- without the repository helpers
+
+STANDALONE_PROBE = r"""
+import sys, warnings
+sys.path.insert(0, ".")
+import transfer_learning as tl
+assert tl.data_utils is None, "data_utils must not be importable here"
+for kwargs in ({"allow_standin": True}, {"allow_standin": False}):
+    try:
+        tl.prepare_hymenoptera_data("data", **kwargs)
+    except tl.DataUnavailableError as exc:
+        print("DATA-ERROR", repr(str(exc)))
+open("data/hymenoptera_data.zip", "wb").write(b"not the official zip")
+try:
+    tl.prepare_hymenoptera_data("data", allow_standin=False)
+except tl.DataUnavailableError as exc:
+    print("ZIP-ERROR", repr(str(exc)))
+with warnings.catch_warnings(record=True):
+    print("WEIGHTS", tl.resolve_resnet18_weights("auto"))
+"""
+
+
+def test_module_works_without_the_repository_helpers(tmp_path):
+    """The course receives transfer_learning.py alone: it must import and fail with clear messages."""
+    shutil.copy(Path(tl.__file__), tmp_path / "transfer_learning.py")
+    (tmp_path / "data").mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update({"HW4_OFFLINE": "1", "TORCH_HOME": str(tmp_path / "torch_home"), "OMP_NUM_THREADS": "1"})
+    result = subprocess.run([sys.executable, "-I", "-c", STANDALONE_PROBE], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("DATA-ERROR") == 2 and tl.HYMENOPTERA_URL in out and "HW4_OFFLINE=1 forbids" in out
+    assert "does not have sha256" in out.split("ZIP-ERROR", 1)[1]
+    assert "WEIGHTS None" in out and "NOT a transfer-learning result" in out
