@@ -322,9 +322,10 @@ class Writeup:
         self.add("and the equality $\\sum_n \\alpha^{(n)} y^{(n)} = 0$ is $A v = b$ with")
         self.add("$$A = y^\\top = \\begin{bmatrix} y^{(1)} & \\cdots & y^{(N)} \\end{bmatrix} \\in "
                  "\\mathbb{R}^{1 \\times N}, \\qquad b = 0 .$$")
-        self.add("With these, cvxopt's minimizer $v$ is the dual solution $\\alpha$. ($P$ is positive semidefinite "
-                 "because $K$ is a Gram matrix and $P = D_y K D_y$ with $D_y = \\mathrm{diag}(y)$, so the QP is "
-                 "convex.)")
+        self.add("With these, cvxopt's minimizer $v$ is the dual solution $\\alpha$. (For a positive "
+                 "semidefinite kernel (linear, polynomial, RBF) $K$ is a Gram matrix and $P = D_y K D_y$ with "
+                 "$D_y = \\mathrm{diag}(y)$ is positive semidefinite, so the QP is convex; the sigmoid kernel is "
+                 "in general not positive semidefinite, and then the QP is not convex.)")
         self.add("**(b) (Autograder).** `svm.py`; check it with `python autograder.py svm`.")
         self.add("### Q4(c) Test accuracy and cvxopt decision boundaries")
         if not nb.exists:
