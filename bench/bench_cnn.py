@@ -10,7 +10,6 @@ update at batch 50, against torch conv2d/max_pool2d/linear/cross_entropy + autog
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 import torch
@@ -21,20 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import optim  # noqa: E402
 from cnn import ConvNet  # noqa: E402
 from cnn_layers import conv_backward, conv_forward  # noqa: E402
-
-
-def median_times(fns, repeats):
-    """Median seconds of each function, timed round-robin so drifts in machine load hit all alike."""
-    for fn in fns:
-        for _ in range(3):
-            fn()
-    samples = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, times in zip(fns, samples):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return [float(np.median(times)) for times in samples]
+from timing import median_times  # noqa: E402
 
 
 def conv_pair(x_shape, w_shape):

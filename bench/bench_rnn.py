@@ -10,9 +10,7 @@ torch.nn.RNN version is timed as well for reference. The three take turns in eve
 busy machine slows all of them alike); prints the median of the repeats and the ratios.
 """
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rnn import CaptioningRNN  # noqa: E402
+from timing import median_times  # noqa: E402
 
 N, T, D, W, H, V = 25, 16, 512, 256, 512, 1004
 
@@ -71,20 +70,6 @@ def torch_nn_rnn_step(modules, features, captions_in, captions_out, mask):
     loss = (losses * mask.reshape(-1)).sum() / captions_in.shape[0]
     loss.backward()
     return loss
-
-
-def median_times(fns, repeats, warmup=3):
-    """Median seconds of each function; the functions take turns so load changes hit all of them."""
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, record in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            record.append(time.perf_counter() - start)
-    return [statistics.median(record) for record in times]
 
 
 def main(argv=None):
