@@ -1,4 +1,5 @@
-"""Test setup: never touch the network, repo root importable, seeded NumPy, headless matplotlib."""
+"""Test setup: never touch the network, repo root importable, seeded NumPy, headless matplotlib,
+one BLAS/torch thread (on 2 shared vCPUs a second thread makes small operations several times slower)."""
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ["HW4_OFFLINE"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+try:
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=1)
+except ImportError:
+    pass
+try:
+    import torch
+    torch.set_num_threads(1)
+except ImportError:
+    pass
 
 
 @pytest.fixture(autouse=True)
