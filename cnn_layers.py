@@ -94,16 +94,37 @@ def _im2col(x_cn, HH, WW, workspace=None, tag=""):
     return cols
 
 
-def _col2im(dcols, N, C, H, W, HH, WW, workspace=None, tag=""):
-    """Adjoint of _im2col: scatter-add dcols (C*HH*WW, N*Ho*W) into dx_cn (C, N, H, W)."""
-    Ho = H - HH + 1
-    dcols = dcols.reshape(C, HH, WW, N, Ho * W)
-    dflat = _scratch(workspace, tag + "dflat", (C, N, H * W + WW - 1), dcols.dtype)
+def _input_gradient(dout_wide, w, H, W, workspace=None, tag=""):
+    """dx_cn (C, N, H, W) = sum_f w[f, c] *full dout[f, n], from the wide gradient (F, N, Ho, W).
+
+    Scattering the C*HH*WW rows of w^T dout back to the image costs HH*WW strided adds. Here the
+    column offsets l are folded into the matrix product instead: with D[(f, l), n, q] = dout[f, n, q - l]
+    (a shifted copy of the flat gradient), T[(c, k), n, q] = sum_{f, l} w[f, c, k, l] D[(f, l), n, q]
+    is one BLAS call, and only HH row-offset adds remain.
+    """
+    F, N, Ho, _ = dout_wide.shape
+    _, C, HH, WW = w.shape
+    P = Ho * W                   # flat length of one image's gradient on the wide grid
+    Q = P + WW - 1               # ... after the column shifts
+    dtype = dout_wide.dtype
+    padded = _scratch(workspace, tag + "dpad", (F, N, P + 2 * (WW - 1)), dtype)
+    padded[:, :, :WW - 1] = 0
+    padded[:, :, WW - 1 + P:] = 0
+    padded[:, :, WW - 1:WW - 1 + P] = dout_wide.reshape(F, N, P)
+    sF, sN, s = padded.strides
+    # shifted[f, l', n, q] = padded[f, n, q + l'] = dout[f, n, q - (WW - 1 - l')]
+    shifted_view = as_strided(padded, shape=(F, WW, N, Q), strides=(sF, s, sN, s), writeable=False)
+    shifted = _scratch(workspace, tag + "dshift", (F * WW, N * Q), dtype)
+    shifted.reshape(F, WW, N, Q)[...] = shifted_view
+    # Row (c, k), column (f, l') of the weights: w[f, c, k, WW - 1 - l'].
+    w_rows = w[:, :, :, ::-1].transpose(1, 2, 0, 3).reshape(C * HH, F * WW)
+    rows = _scratch(workspace, tag + "drows", (C * HH, N * Q), dtype)
+    np.matmul(w_rows, shifted, out=rows)
+    rows = rows.reshape(C, HH, N, Q)
+    dflat = _scratch(workspace, tag + "dflat", (C, N, H * W + WW - 1), dtype)
     dflat[...] = 0
-    for k in range(HH):  # a loop over kernel offsets only; each add is a contiguous block
-        for l in range(WW):
-            offset = k * W + l
-            dflat[:, :, offset:offset + Ho * W] += dcols[:, k, l]
+    for k in range(HH):  # a loop over kernel rows only; each add is a contiguous block
+        dflat[:, :, k * W:k * W + Q] += rows[:, k]
     return dflat[:, :, :H * W].reshape(C, N, H, W)
 
 
@@ -155,9 +176,7 @@ def conv_backward_cn(dout_cn, x_shape_cn, w, cols, need_dx=True, workspace=None,
     dw = np.ascontiguousarray((cols @ dmat.T).T).reshape(w.shape)
     if not need_dx:
         return None, dw
-    dcols = _scratch(workspace, tag + "dcols", (C * HH * WW, N * Ho * W), dtype)
-    np.matmul(w.reshape(F, -1).T, dmat, out=dcols)
-    return _col2im(dcols, N, C, H, W, HH, WW, workspace, tag), dw
+    return _input_gradient(dout_wide, w.astype(dtype, copy=False), H, W, workspace, tag), dw
 
 
 # ----------------------------------------------------------------------------------------------------
