@@ -225,6 +225,16 @@ def _scalar(label, value):
     return float(value)
 
 
+def numerical_arg_gradient(forward, args, k, dout):
+    """numerical_gradient of ``forward(*args)[0]`` with respect to its k-th argument."""
+    def f(v):
+        new = list(args)
+        new[k] = v
+        return forward(*new)[0]
+
+    return numerical_gradient(f, args[k], dout)
+
+
 def numerical_gradient(f, x, df=None, h=1e-5):
     """Centered differences of sum(f(x) * df) (of f(x) when df is None) with respect to x, on a copy of x."""
     x = np.array(x, dtype=np.float64)
@@ -814,13 +824,8 @@ def check_rnn_step(rec, m):
                                                             (Wx, Wh, x, prev_h, a)), 5)
         args = [x, prev_h, Wx, Wh, b]
         for k, label in enumerate(("dx", "dprev_h", "dWx", "dWh", "db")):
-            def f(v, k=k):
-                new = list(args)
-                new[k] = v
-                return rl.rnn_step_forward(*new)[0]
-
             rec.close(f"rnn_step_backward {label} (hand-built cache) vs numerical", grads[k],
-                      numerical_gradient(f, args[k], dnext), TOL_NUMGRAD)
+                      numerical_arg_gradient(rl.rnn_step_forward, args, k, dnext), TOL_NUMGRAD)
 
 
 def check_rnn_sequence(rec, m):
@@ -841,13 +846,8 @@ def check_rnn_sequence(rec, m):
                                                        (x, h0, Wx, Wh, b, expected)), 5)
         args = [x, h0, Wx, Wh, b]
         for k, label in enumerate(("dx", "dh0", "dWx", "dWh", "db")):
-            def f(v, k=k):
-                new = list(args)
-                new[k] = v
-                return rl.rnn_forward(*new)[0]
-
             rec.close(f"rnn_backward {label} (T={T}, hand-built cache) vs numerical", grads[k],
-                      numerical_gradient(f, args[k], dh), TOL_NUMGRAD)
+                      numerical_arg_gradient(rl.rnn_forward, args, k, dh), TOL_NUMGRAD)
 
 
 def check_word_embedding(rec, m):
@@ -883,13 +883,8 @@ def check_temporal_fc(rec, m):
                                                                dout, (x, w, b, expected)), 3)
         args = [x, w, b]
         for k, label in enumerate(("dx", "dw", "db")):
-            def f(v, k=k):
-                new = list(args)
-                new[k] = v
-                return rl.temporal_fc_forward(*new)[0]
-
             rec.close(f"temporal_fc_backward {label} (N={N}, T={T}, hand-built cache) vs numerical", grads[k],
-                      numerical_gradient(f, args[k], dout), TOL_NUMGRAD)
+                      numerical_arg_gradient(rl.temporal_fc_forward, args, k, dout), TOL_NUMGRAD)
 
 
 def check_temporal_softmax_loss(rec, m):

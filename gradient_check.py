@@ -56,6 +56,7 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
         x[ix] = old - h
         neg = np.array(f(x), copy=True)
         x[ix] = old
+        # Differences before the sum: sum(pos * df) - sum(neg * df) would cancel catastrophically.
         grad[ix] = np.sum((pos - neg) * df) / (2 * h)
         it.iternext()
     return grad

@@ -650,8 +650,15 @@ def finetune(device, dataloaders, dataset_sizes, class_names, num_epochs=10, *, 
     _check_class_names(class_names)
     model, _ = load_resnet18(weights)
     model = _new_classifier(model, class_names).to(device)
+    return _evaluate_then_train(device, dataloaders, dataset_sizes, model, model.parameters(), num_epochs,
+                                history)
+
+
+def _evaluate_then_train(device, dataloaders, dataset_sizes, model, trainable, num_epochs, history):
+    """The course recipe shared by finetune and freeze: cross-entropy, SGD(lr=0.001, momentum=0.9) over
+    ``trainable``, StepLR(step_size=7, gamma=0.1); one val evaluation, then num_epochs of training."""
     criterion = nn.CrossEntropyLoss()
-    optimizer = optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+    optimizer = optim.SGD(trainable, lr=0.001, momentum=0.9)
     scheduler = lr_scheduler.StepLR(optimizer, step_size=7, gamma=0.1)
     print("Before training:")
     train_model(device, dataloaders, dataset_sizes, model, criterion, optimizer, scheduler, num_epochs=0,
@@ -673,14 +680,8 @@ def freeze(device, dataloaders, dataset_sizes, class_names, num_epochs=10, *, we
     for param in model.parameters():
         param.requires_grad = False
     model = _new_classifier(model, class_names).to(device)
-    criterion = nn.CrossEntropyLoss()
-    optimizer = optim.SGD(model.fc.parameters(), lr=0.001, momentum=0.9)
-    scheduler = lr_scheduler.StepLR(optimizer, step_size=7, gamma=0.1)
-    print("Before training:")
-    train_model(device, dataloaders, dataset_sizes, model, criterion, optimizer, scheduler, num_epochs=0,
-                history=history)
-    return train_model(device, dataloaders, dataset_sizes, model, criterion, optimizer, scheduler,
-                       num_epochs=num_epochs, history=history)
+    return _evaluate_then_train(device, dataloaders, dataset_sizes, model, model.fc.parameters(), num_epochs,
+                                history)
 
 
 def visualize_model(device, dataloaders, model, class_names, num_images=6):
