@@ -259,16 +259,21 @@ def test_prepare_falls_back_offline_to_the_standin_once(tmp_path, monkeypatch, c
     assert load_coco_data(standin)['train_captions'].shape == (20, 17)
 
 
+def use_small_standin(monkeypatch):
+    """Make prepare_coco_data build a tiny stand-in from fake digits (fast, no MNIST needed)."""
+    real_build = coco_utils.build_mnist_captioning
+    monkeypatch.setattr(coco_utils, 'build_mnist_captioning',
+                        lambda out_dir: real_build(out_dir, mnist=fake_mnist(), num_train=20, num_val=10,
+                                                   feature_dim=9))
+
+
 def test_prepare_falls_back_when_the_download_fails(tmp_path, monkeypatch, capsys):
     def failing_fetch(url, path, sha256=None, *, description, timeout=15):
         raise DataUnavailableError(f'Could not download {description} (ConnectionError: no route).')
 
     monkeypatch.setenv('HW4_OFFLINE', '0')
     monkeypatch.setattr(data_utils, 'fetch_file', failing_fetch)
-    real_build = coco_utils.build_mnist_captioning
-    monkeypatch.setattr(coco_utils, 'build_mnist_captioning',
-                        lambda out_dir: real_build(out_dir, mnist=fake_mnist(), num_train=20, num_val=10,
-                                                   feature_dim=9))
+    use_small_standin(monkeypatch)
     standin = tmp_path / 'standin'
     assert coco_utils.prepare_coco_data(tmp_path / 'coco', standin) == standin
     assert 'no route' in capsys.readouterr().out
@@ -300,10 +305,7 @@ def test_prepare_rejects_a_zip_without_the_files(tmp_path, monkeypatch, capsys):
     with zipfile.ZipFile(zip_path, 'w') as archive:
         archive.writestr('coco_captioning/readme.txt', 'nothing here')
     monkeypatch.setattr(data_utils, 'fetch_file', lambda *a, **k: zip_path)
-    real_build = coco_utils.build_mnist_captioning
-    monkeypatch.setattr(coco_utils, 'build_mnist_captioning',
-                        lambda out_dir: real_build(out_dir, mnist=fake_mnist(), num_train=20, num_val=10,
-                                                   feature_dim=9))
+    use_small_standin(monkeypatch)
     standin = tmp_path / 'standin'
     assert coco_utils.prepare_coco_data(tmp_path / 'coco_captioning', standin) == standin
     assert 'does not hold the files' in capsys.readouterr().out
