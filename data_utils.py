@@ -6,8 +6,11 @@ default and says so loudly. A file whose hash does not match is never used.
 
 Run ``python data_utils.py`` to prepare MNIST (what ``make run`` does first).
 """
+import contextlib
 import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +45,72 @@ def announce(message):
     bar = "!" * 78
     lines = [bar] + ["!! " + line for line in str(message).splitlines()] + [bar]
     print("\n".join(lines), flush=True)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Write a file all at once: yield a temporary path next to ``path``, then ``os.replace`` it.
+
+    The temporary name keeps ``path``'s suffix (np.savez and matplotlib pick the format from it). If the
+    body raises, or the process dies, ``path`` is left as it was (a stale ``.NAME.*.tmp`` may remain after a
+    kill; it is never read). The file gets the usual permissions (0666 minus the umask), not mkstemp's 0600.
+
+        with atomic_path("data/x.npz") as tmp:
+            np.savez(tmp, ...)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes_atomic(path, data):
+    """Write ``data`` (bytes) to ``path`` atomically (see atomic_path)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically (see atomic_path)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """Build a folder all at once: yield an empty temporary folder next to ``path``, then rename it to ``path``.
+
+    ``path`` must not exist (FileExistsError, before any work, and again at the rename: a folder that
+    appeared meanwhile is never replaced or merged into). If the body raises, the temporary folder (ours)
+    is removed and ``path`` is untouched. The folder gets the usual permissions (0777 minus the umask).
+    """
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} already exists; it is not replaced")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        yield tmp
+        if path.exists():
+            raise FileExistsError(f"{path} appeared while it was being built; it is not replaced")
+        os.rename(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 def sha256sum(path):
