@@ -8,6 +8,13 @@ def rel_error(x, y):
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
+def _check_probe_array(x):
+    # Probing writes x[ix] + h into x itself: an integer array would round it away and return garbage.
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        raise TypeError(f"x must be a floating-point numpy array (it is perturbed in place by h), got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}; convert it with x.astype(np.float64)")
+
+
 def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     """Numerical gradient of a scalar function ``f`` at ``x``.
 
@@ -19,6 +26,7 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
 
     Returns grad, an array shaped like x.
     """
+    _check_probe_array(x)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
@@ -46,6 +54,7 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
 
     Returns grad, an array shaped like x.
     """
+    _check_probe_array(x)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:

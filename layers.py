@@ -1,4 +1,6 @@
-"""Fully connected, ReLU and softmax-loss layers (forward returns (out, cache); backward takes the cache)."""
+"""Fully connected, ReLU and softmax-loss layers (provided by the course; forward returns (out, cache),
+backward takes that cache). Same results as the course's versions on valid input, with clear errors on
+bad input."""
 import numpy as np
 
 
@@ -6,9 +8,11 @@ def hello():
     print("Hello from layers.py!")
 
 
-def _require_array(name, value, ndim=None, min_ndim=None):
+def _check_real_array(name, value, ndim=None, min_ndim=None):
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(value).__name__}")
+    if value.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
     if ndim is not None and value.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {value.shape}")
     if min_ndim is not None and value.ndim < min_ndim:
@@ -19,15 +23,20 @@ def fc_forward(x, w, b):
     """Fully connected (affine) layer: out = x w + b.
 
     Inputs:
-    - x: (N, d_1, ..., d_k) input; each example is flattened to d_in = d_1 * ... * d_k values.
+    - x: (N, d_1, ..., d_k) input with N >= 1; each example is flattened to d_in = d_1 * ... * d_k values
+      (the course's version expects (N, d_in) already).
     - w: (d_in, d_out) weights.
     - b: (d_out,) biases.
 
-    Returns (out, cache): out (N, d_out); cache (x, w, b).
+    Returns a tuple of:
+    - out: (N, d_out).
+    - cache: (x, w, b).
     """
-    _require_array("x", x, min_ndim=2)
-    _require_array("w", w, ndim=2)
-    _require_array("b", b, ndim=1)
+    _check_real_array("x", x, min_ndim=2)
+    _check_real_array("w", w, ndim=2)
+    _check_real_array("b", b, ndim=1)
+    if x.shape[0] == 0:
+        raise ValueError(f"fc_forward: x must hold at least one example, got shape {x.shape}")
     x_rows = x.reshape(x.shape[0], -1)
     if x_rows.shape[1] != w.shape[0] or b.shape[0] != w.shape[1]:
         raise ValueError(f"fc_forward: x flattens to {x_rows.shape}, w is {w.shape} and b is {b.shape}; "
@@ -39,10 +48,17 @@ def fc_forward(x, w, b):
 def fc_backward(dout, cache):
     """Backward pass of fc_forward.
 
-    Inputs: dout (N, d_out) upstream gradient; cache (x, w, b) from fc_forward.
-    Returns (dx, dw, db): dx shaped like x, dw (d_in, d_out), db (d_out,).
+    Inputs:
+    - dout: (N, d_out) upstream gradient.
+    - cache: (x, w, b) from fc_forward.
+
+    Returns a tuple of:
+    - dx: shaped like x; dw: (d_in, d_out); db: (d_out,).
     """
     x, w, b = cache
+    _check_real_array("dout", dout, ndim=2)
+    if dout.shape != (x.shape[0], w.shape[1]):
+        raise ValueError(f"fc_backward: dout must have shape {(x.shape[0], w.shape[1])}, got {dout.shape}")
     x_rows = x.reshape(x.shape[0], -1)
     dx = (dout @ w.T).reshape(x.shape)
     dw = x_rows.T @ dout
@@ -51,14 +67,23 @@ def fc_backward(dout, cache):
 
 
 def relu_forward(x):
-    """ReLU: out = max(x, 0) elementwise. Returns (out, cache) with cache x."""
-    _require_array("x", x)
+    """ReLU: out = max(x, 0) elementwise.
+
+    Inputs: x, an array of any shape. Returns (out, cache): out shaped like x; cache x.
+    """
+    _check_real_array("x", x)
     return np.maximum(x, 0), x
 
 
 def relu_backward(dout, cache):
-    """Backward pass of relu_forward: the gradient passes where x > 0. Returns dx shaped like x."""
+    """Backward pass of relu_forward: the gradient passes where x > 0.
+
+    Inputs: dout, upstream gradient shaped like x; cache x from relu_forward. Returns dx shaped like x.
+    """
     x = cache
+    _check_real_array("dout", dout)
+    if dout.shape != x.shape:
+        raise ValueError(f"relu_backward: dout must have the shape of x {x.shape}, got {dout.shape}")
     return np.where(x > 0, dout, 0).astype(dout.dtype, copy=False)
 
 
@@ -66,27 +91,31 @@ def softmax_loss(x, y):
     """Mean softmax cross-entropy loss and its gradient.
 
     Inputs:
-    - x: (N, C) class scores (any finite magnitude: scores are shifted by their row maximum).
+    - x: (N, C) class scores, finite (each row is shifted by its maximum, so any magnitude is fine).
     - y: (N,) integer labels with 0 <= y[i] < C.
 
-    Returns (loss, dx): loss a float, dx (N, C) the gradient of the loss with respect to x.
+    Returns a tuple of:
+    - loss: NumPy scalar of x's floating dtype, -sum_i log softmax(x_i)[y_i] / N.
+    - dx: (N, C) gradient of the loss with respect to x.
     """
-    _require_array("x", x, ndim=2)
-    _require_array("y", y, ndim=1)
+    _check_real_array("x", x, ndim=2)
+    _check_real_array("y", y, ndim=1)
     N, C = x.shape
-    if N == 0:
-        raise ValueError("softmax_loss: x is an empty batch (N = 0)")
+    if N == 0 or C == 0:
+        raise ValueError(f"softmax_loss: x must hold at least one row of at least one score, got shape {x.shape}")
     if y.shape[0] != N:
         raise ValueError(f"softmax_loss: y has shape {y.shape}, expected ({N},) to match x {x.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
+    if y.dtype.kind not in "iu":
         raise TypeError(f"softmax_loss: y must hold integer labels, got dtype {y.dtype}")
     if y.min() < 0 or y.max() >= C:
         raise ValueError(f"softmax_loss: labels must lie in [0, {C - 1}], got range [{y.min()}, {y.max()}]")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("softmax_loss: x holds NaN or infinite scores (diverged training? lower the learning rate)")
     shifted = x - x.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     rows = np.arange(N)
-    loss = -log_probs[rows, y].mean()
+    loss = -np.sum(log_probs[rows, y]) / N
     dx = np.exp(log_probs)
     dx[rows, y] -= 1
     dx /= N
-    return float(loss), dx
+    return loss, dx
