@@ -1,11 +1,14 @@
-"""CaptioningRNN: image features -> initial hidden state -> vanilla RNN over word vectors -> word scores."""
+"""CaptioningRNN: image features -> initial hidden state -> vanilla RNN over word vectors -> word scores.
+
+The layers are imported by name and called through these module-level names, so the model works beside
+any correct rnn_layers.py and the course's layers.py (the course's grader replaces rnn.temporal_fc_forward
+and rnn.temporal_fc_backward with its reference implementations).
+"""
 import numpy as np
 
-# The course autograder patches rnn.temporal_fc_forward / rnn.temporal_fc_backward, so the layers are
-# imported by name into this module and called through these module-level names.
-from rnn_layers import (rnn_backward, rnn_forward, rnn_step_forward, temporal_fc_backward,
-                        temporal_fc_forward, temporal_softmax_loss, word_embedding_backward,
-                        word_embedding_forward)
+from layers import fc_backward, fc_forward
+from rnn_layers import (rnn_backward, rnn_forward, rnn_step_forward, temporal_fc_backward, temporal_fc_forward,
+                        temporal_softmax_loss, word_embedding_backward, word_embedding_forward)
 
 
 def hello():
@@ -34,9 +37,8 @@ class CaptioningRNN(object):
         """Construct a new CaptioningRNN.
 
         Inputs:
-        - word_to_idx: dict word (str) -> id (int); must contain '<NULL>' (padding). '<START>' is
-          needed by sample(); '<END>' is optional. Ids are checked where loss() and sample() use them,
-          not here.
+        - word_to_idx: dict word (str) -> id (int) with V entries; must contain '<NULL>' (the padding,
+          an id in [0, V)). '<START>' is needed by sample(); '<END>' is optional.
         - input_dim: D, size of the image features.
         - wordvec_dim: W, size of the word vectors.
         - hidden_dim: H, size of the RNN hidden state.
@@ -58,6 +60,10 @@ class CaptioningRNN(object):
         self.params = {}
 
         vocab_size = len(word_to_idx)
+        null = word_to_idx['<NULL>']
+        if isinstance(null, bool) or not isinstance(null, (int, np.integer)) or not 0 <= null < vocab_size:
+            raise ValueError(f"word_to_idx['<NULL>'] must be a word id in [0, {vocab_size}) (the padding that "
+                             f"the loss masks out), got {null!r}")
 
         self._null = word_to_idx['<NULL>']
         self._start = word_to_idx.get('<START>', None)
@@ -82,23 +88,23 @@ class CaptioningRNN(object):
         input_dim = self.params['W_proj'].shape[0]
         if features.dtype.kind not in 'fiu':
             raise TypeError(f'{func}: features must hold real numbers, got dtype {features.dtype}')
-        if features.ndim != 2 or features.shape[1] != input_dim:
-            raise ValueError(f'{func}: features must have shape (N, D) with D = input_dim = {input_dim}, '
-                             f'got shape {features.shape}')
+        if features.ndim != 2 or features.shape[1] != input_dim or features.shape[0] == 0:
+            raise ValueError(f'{func}: features must have shape (N, D) with N >= 1 and D = input_dim = '
+                             f'{input_dim}, got shape {features.shape}')
         return features
 
     def loss(self, features, captions):
         """Training loss and gradients of every parameter.
 
-        The RNN reads captions[:, :-1] and is trained to predict captions[:, 1:] at every step;
-        targets equal to '<NULL>' are masked out.
+        The RNN reads captions[:, :-1] and is trained to predict captions[:, 1:] at every step; targets
+        equal to '<NULL>' are masked out.
 
         Inputs:
-        - features: image features, shape (N, D).
+        - features: image features, shape (N, D) with N >= 1 (not cast: results follow NumPy's promotion).
         - captions: integer word ids, shape (N, T + 1) with T >= 1, each in [0, V).
 
         Returns a tuple of:
-        - loss: float, masked cross-entropy summed over time steps and averaged over N.
+        - loss: NumPy scalar, the masked cross-entropy summed over time steps and averaged over N.
         - grads: dict with the keys of self.params, each gradient shaped like its parameter.
         """
         features = self._check_features('CaptioningRNN.loss', features)
@@ -109,10 +115,10 @@ class CaptioningRNN(object):
             raise ValueError(f'CaptioningRNN.loss: captions must have shape (N, T + 1) = '
                              f'({features.shape[0]}, >= 2) to match features {features.shape}, '
                              f'got shape {captions.shape}')
-        vocab_size = self.params['W_vocab'].shape[1]
-        if captions.size and (captions.min() < 0 or captions.max() >= vocab_size):
-            raise ValueError(f'CaptioningRNN.loss: captions hold word ids in [{captions.min()}, '
-                             f'{captions.max()}], outside the vocabulary [0, {vocab_size})')
+        vocab_size = self.params['W_embed'].shape[0]
+        if captions.min() < 0 or captions.max() >= vocab_size:
+            raise ValueError(f'CaptioningRNN.loss: captions hold word ids in [{captions.min()}, {captions.max()}], '
+                             f'outside the vocabulary [0, {vocab_size})')
 
         captions_in = captions[:, :-1]
         captions_out = captions[:, 1:]
@@ -123,28 +129,24 @@ class CaptioningRNN(object):
         Wx, Wh, b = self.params['Wx'], self.params['Wh'], self.params['b']
         W_vocab, b_vocab = self.params['W_vocab'], self.params['b_vocab']
 
-        # Forward. Embedding the transposed ids gives the time-major (T, N, W) input of rnn_forward
-        # directly (the same numbers as transposing the embeddings, without a copy).
-        h0 = features @ W_proj + b_proj                                   # (N, H)
-        word_vectors, embed_cache = word_embedding_forward(captions_in.T, W_embed)  # (T, N, W)
-        h, rnn_cache = rnn_forward(word_vectors, h0, Wx, Wh, b)           # (T, N, H)
-        scores, fc_cache = temporal_fc_forward(h.transpose(1, 0, 2), W_vocab, b_vocab)  # (N, T, V)
+        h0, proj_cache = fc_forward(features, W_proj, b_proj)                        # (N, H)
+        word_vectors, embed_cache = word_embedding_forward(captions_in, W_embed)     # (N, T, W)
+        h, rnn_cache = rnn_forward(word_vectors.transpose(1, 0, 2), h0, Wx, Wh, b)  # (T, N, H)
+        scores, vocab_cache = temporal_fc_forward(h.transpose(1, 0, 2), W_vocab, b_vocab)  # (N, T, V)
         loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
 
-        # Backward.
         grads = {}
-        dh, grads['W_vocab'], grads['b_vocab'] = temporal_fc_backward(dscores, fc_cache)
+        dh, grads['W_vocab'], grads['b_vocab'] = temporal_fc_backward(dscores, vocab_cache)
         dword_vectors, dh0, grads['Wx'], grads['Wh'], grads['b'] = rnn_backward(dh.transpose(1, 0, 2), rnn_cache)
-        grads['W_embed'] = word_embedding_backward(dword_vectors, embed_cache)
-        grads['W_proj'] = features.T @ dh0
-        grads['b_proj'] = dh0.sum(axis=0)
+        grads['W_embed'] = word_embedding_backward(dword_vectors.transpose(1, 0, 2), embed_cache)
+        _, grads['W_proj'], grads['b_proj'] = fc_backward(dh0, proj_cache)
         return loss, {k: grads[k] for k in self.params}
 
     def sample(self, features, max_length=30):
         """Greedy captions: at each step feed the previous word and take the highest-scoring next word.
 
         The first input is '<START>' and the initial hidden state is features W_proj + b_proj. All
-        max_length words are generated; reading a caption stops at '<END>' (see
+        max_length words are generated, as in the course's code; reading a caption stops at '<END>' (see
         coco_utils.decode_captions), the array does not.
 
         Inputs:
@@ -168,11 +170,12 @@ class CaptioningRNN(object):
 
         N = features.shape[0]
         captions = np.full((N, max_length), self._null, dtype=np.int32)
-        h = features @ W_proj + b_proj
-        words = np.full(N, self._start, dtype=np.int32)
+        h, _ = fc_forward(features, W_proj, b_proj)
+        words = np.full((N, 1), self._start)
         for t in range(max_length):
-            h, _ = rnn_step_forward(W_embed[words], h, Wx, Wh, b)
-            scores = h @ W_vocab + b_vocab
-            words = np.argmax(scores, axis=1)
-            captions[:, t] = words
+            word_vectors, _ = word_embedding_forward(words, W_embed)                # (N, 1, W)
+            h, _ = rnn_step_forward(word_vectors[:, 0], h, Wx, Wh, b)
+            scores, _ = fc_forward(h, W_vocab, b_vocab)                             # (N, V)
+            words = np.argmax(scores, axis=1)[:, None]
+            captions[:, t] = words[:, 0]
         return captions

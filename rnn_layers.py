@@ -1,19 +1,16 @@
-"""Layers for recurrent captioning networks: a vanilla tanh RNN, word embeddings, a temporal
+"""Layers for a recurrent captioning network: a vanilla tanh RNN, word embeddings, a temporal
 fully-connected layer and a masked temporal softmax loss.
 
-Conventions (CS231n lineage):
-- ``rnn_forward`` / ``rnn_backward`` are **time-major**: sequences are (T, N, ...).
-- The embedding, temporal FC and softmax loss are **batch-major**: (N, T, ...).
-- Every ``*_forward`` returns ``(out, cache)``; the cache holds exactly the contents documented in its
-  docstring, in that order, so the matching ``*_backward`` also works on a cache built by hand.
-- Nothing here modifies its input arrays. Bad shapes or dtypes raise ValueError/TypeError naming the
-  argument, what it got and what was expected.
+Conventions (as in the course's code):
+- rnn_forward / rnn_backward are time-major: sequences are (T, N, ...).
+- The word embedding, temporal FC layer and softmax loss are batch-major: (N, T, ...).
+- Every *_forward returns (out, cache) and the matching *_backward takes that cache (its contents are
+  private to this module).
+- Nothing modifies its inputs; bad shapes or dtypes raise ValueError/TypeError naming the argument.
 
-Speed notes: the input projection x Wx of ``rnn_forward`` is one matrix product over all time steps,
-and ``rnn_backward`` accumulates dWx, dWh and db with one matrix product each after the time loop, so
-only the unavoidable (N, H) x (H, H) recurrence runs per step. The temporal FC layer and the softmax
-loss work in whatever memory order their input already has (batch-major, or a batch-major view of a
-time-major array), so the transposes between the RNN and the vocabulary projection cost no copies.
+Speed: the input projection of rnn_forward is one matrix product over all time steps, and rnn_backward
+forms dWx, dWh and db with one matrix product each after the time loop, so only the unavoidable
+(N, H) x (H, H) recurrence runs once per step.
 """
 import numpy as np
 
@@ -37,7 +34,7 @@ def _real_array(func, name, value, ndim):
     return array
 
 
-def _index_array(func, name, value, ndim, vocab_size):
+def _word_ids(func, name, value, ndim, vocab_size):
     """``value`` as an integer ndarray with ``ndim`` dims and entries in [0, vocab_size)."""
     array = np.asarray(value)
     if array.dtype.kind not in 'iu':
@@ -67,33 +64,6 @@ def _check_rnn_weights(func, D, H, Wx, Wh, b):
 
 
 # ----------------------------------------------------------------------------------------------
-# Memory-order helpers for (N, T, K) arrays
-# ----------------------------------------------------------------------------------------------
-
-def _is_time_major(a):
-    """True when the (N, T, K) array ``a`` is a transposed view of a C-contiguous (T, N, K) array."""
-    return not a.flags.c_contiguous and a.transpose(1, 0, 2).flags.c_contiguous
-
-
-def _rows(a, time_major):
-    """2-D (N*T, K) matrix of the (N, T, K) array ``a``, one row per (n, t) pair.
-
-    Rows are ordered t-major when ``time_major`` (no copy for a time-major view), else n-major (no copy
-    for a C-contiguous array). Two arrays flattened with the same flag have matching rows.
-    """
-    if time_major:
-        a = a.transpose(1, 0, 2)
-    return a.reshape(-1, a.shape[2])
-
-
-def _unrows(rows, N, T, time_major):
-    """Inverse of ``_rows``: the (N*T, K) matrix ``rows`` back as an (N, T, K) array (a view)."""
-    if time_major:
-        return rows.reshape(T, N, -1).transpose(1, 0, 2)
-    return rows.reshape(N, T, -1)
-
-
-# ----------------------------------------------------------------------------------------------
 # Vanilla RNN
 # ----------------------------------------------------------------------------------------------
 
@@ -109,125 +79,107 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
 
     Returns a tuple of:
     - next_h: next hidden state, shape (N, H).
-    - cache: (Wx, Wh, x, prev_h, a), where a (N, H) is the pre-activation x Wx + prev_h Wh + b.
+    - cache: values needed by rnn_step_backward.
     """
     func = 'rnn_step_forward'
     x = _real_array(func, 'x', x, 2)
     prev_h = _real_array(func, 'prev_h', prev_h, 2)
     N, D = x.shape
-    _expect(func, prev_h.shape[0] == N,
-            f'x has N={N} rows but prev_h has shape {prev_h.shape}; expected ({N}, H)')
+    _expect(func, prev_h.shape[0] == N, f'x has N={N} rows but prev_h has shape {prev_h.shape}; expected ({N}, H)')
     Wx, Wh, b = _check_rnn_weights(func, D, prev_h.shape[1], Wx, Wh, b)
 
-    a = x @ Wx + prev_h @ Wh + b
-    next_h = np.tanh(a)
-    return next_h, (Wx, Wh, x, prev_h, a)
+    a = x @ Wx + prev_h @ Wh + b          # pre-activation; kept instead of next_h, which the caller owns
+    return np.tanh(a), (x, prev_h, Wx, Wh, a)
 
 
 def rnn_step_backward(dnext_h, cache):
-    """Backward pass of ``rnn_step_forward``.
+    """Backward pass of rnn_step_forward.
 
     Inputs:
     - dnext_h: upstream gradient of next_h, shape (N, H).
-    - cache: (Wx, Wh, x, prev_h, a) from rnn_step_forward.
+    - cache: from rnn_step_forward.
 
     Returns a tuple of:
-    - dx: shape (N, D); dprev_h: shape (N, H); dWx: shape (D, H); dWh: shape (H, H); db: shape (H,).
+    - dx: (N, D); dprev_h: (N, H); dWx: (D, H); dWh: (H, H); db: (H,).
     """
-    Wx, Wh, x, prev_h, a = cache
+    x, prev_h, Wx, Wh, a = cache
     dnext_h = _real_array('rnn_step_backward', 'dnext_h', dnext_h, 2)
-    _expect('rnn_step_backward', dnext_h.shape == np.shape(a),
-            f'dnext_h must have the shape of next_h {np.shape(a)}, got {dnext_h.shape}')
+    _expect('rnn_step_backward', dnext_h.shape == a.shape,
+            f'dnext_h must have the shape of next_h {a.shape}, got {dnext_h.shape}')
 
-    # tanh'(a) = 1 - tanh(a)^2.
-    da = dnext_h * (1 - np.tanh(a) ** 2)
-    dx = da @ Wx.T
-    dprev_h = da @ Wh.T
-    dWx = x.T @ da
-    dWh = prev_h.T @ da
-    db = da.sum(axis=0)
-    return dx, dprev_h, dWx, dWh, db
+    da = dnext_h * (1 - np.tanh(a) ** 2)   # tanh'(a) = 1 - tanh(a)^2
+    return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
 def rnn_forward(x, h0, Wx, Wh, b):
     """Run a vanilla tanh RNN over whole sequences (time-major).
 
     Inputs:
-    - x: inputs of every step, shape (T, N, D).
+    - x: inputs of every step, shape (T, N, D) with T, N >= 1.
     - h0: initial hidden state, shape (N, H).
     - Wx: input-to-hidden weights, shape (D, H).
     - Wh: hidden-to-hidden weights, shape (H, H).
     - b: biases, shape (H,).
 
     Returns a tuple of:
-    - h: hidden states of every step, shape (T, N, H), h[t] = tanh(x[t] Wx + h[t-1] Wh + b) with
-      h[-1] = h0. Its dtype is the NumPy result type of the inputs.
-    - cache: (x, h0, Wx, Wh, b, h).
+    - h: hidden states of every step, shape (T, N, H): h[t] = tanh(x[t] Wx + h[t-1] Wh + b) with
+      h[-1] = h0; its dtype is NumPy's result type of the inputs.
+    - cache: values needed by rnn_backward.
     """
     func = 'rnn_forward'
     x = _real_array(func, 'x', x, 3)
     h0 = _real_array(func, 'h0', h0, 2)
     T, N, D = x.shape
-    _expect(func, h0.shape[0] == N,
-            f'x has shape (T, N, D) = {x.shape} but h0 has shape {h0.shape}; expected ({N}, H)')
+    _expect(func, T > 0 and N > 0, f'x (T, N, D) must hold at least one step of one sequence, got {x.shape}')
+    _expect(func, h0.shape[0] == N, f'x has shape (T, N, D) = {x.shape} but h0 has shape {h0.shape}; '
+                                    f'expected ({N}, H)')
     H = h0.shape[1]
     Wx, Wh, b = _check_rnn_weights(func, D, H, Wx, Wh, b)
 
     dtype = np.result_type(x, h0, Wx, Wh, b, np.float16)
-    Wh_c = Wh.astype(dtype, copy=False)
-    h = np.empty((T, N, H), dtype=dtype)
+    Wh = Wh.astype(dtype, copy=False)
     # The input projection of all T steps at once: one (T*N, D) x (D, H) product.
-    x_proj = (x.reshape(T * N, D) @ Wx).astype(dtype, copy=False).reshape(T, N, H)
-    x_proj += b
+    h = (x.reshape(T * N, D) @ Wx + b).astype(dtype, copy=False).reshape(T, N, H)
     prev_h = h0.astype(dtype, copy=False)
-    for t in range(T):
-        np.matmul(prev_h, Wh_c, out=h[t])
-        h[t] += x_proj[t]
+    for t in range(T):   # h[t] holds x[t] Wx + b and becomes the hidden state in place
+        h[t] += prev_h @ Wh
         np.tanh(h[t], out=h[t])
         prev_h = h[t]
-    return h, (x, h0, Wx, Wh, b, h)
+    return h, (x, h0, Wx, Wh, h.copy())    # a copy: the caller owns h and may change it
 
 
 def rnn_backward(dh, cache):
-    """Backward pass of ``rnn_forward`` over whole sequences (time-major).
+    """Backward pass of rnn_forward over whole sequences (time-major).
 
     Inputs:
-    - dh: upstream gradient of every hidden state h[t], shape (T, N, H) (the gradient that reaches
-      h[t] through h[t+1] is added here, not expected in dh).
-    - cache: (x, h0, Wx, Wh, b, h) from rnn_forward.
+    - dh: upstream gradient of every hidden state h[t], shape (T, N, H) (only the loss's gradient at
+      each step; the gradient reaching h[t] through h[t+1] is added here).
+    - cache: from rnn_forward.
 
     Returns a tuple of:
-    - dx: shape (T, N, D); dh0: shape (N, H); dWx: shape (D, H); dWh: shape (H, H); db: shape (H,).
+    - dx: (T, N, D); dh0: (N, H); dWx: (D, H); dWh: (H, H); db: (H,).
     """
-    x, h0, Wx, Wh, b, h = cache
-    func = 'rnn_backward'
-    dh = _real_array(func, 'dh', dh, 3)
-    _expect(func, dh.shape == h.shape, f'dh must have the shape of h {h.shape}, got {dh.shape}')
+    x, h0, Wx, Wh, h = cache
+    dh = _real_array('rnn_backward', 'dh', dh, 3)
+    _expect('rnn_backward', dh.shape == h.shape, f'dh must have the shape of h {h.shape}, got {dh.shape}')
     T, N, H = h.shape
     D = x.shape[2]
 
     dtype = np.result_type(dh, h)
-    Wh_t = Wh.astype(dtype, copy=False).T
-    # da[t] = gradient of the pre-activation of step t; tanh'(a) = 1 - h^2.
-    da = np.multiply(h, h, dtype=dtype)
-    np.subtract(1, da, out=da)
+    Wh_T = Wh.T.astype(dtype, copy=False)
+    da = 1 - h.astype(dtype) ** 2          # da[t]: gradient of step t's pre-activation; tanh' = 1 - h^2
     dnext_h = np.zeros((N, H), dtype=dtype)
-    dh_total = np.empty((N, H), dtype=dtype)
     for t in range(T - 1, -1, -1):
-        np.add(dh[t], dnext_h, out=dh_total)
-        da[t] *= dh_total
-        np.matmul(da[t], Wh_t, out=dnext_h)
-    dh0 = dnext_h
+        da[t] *= dh[t] + dnext_h
+        dnext_h = da[t] @ Wh_T
 
     # The weight gradients sum over all steps: one matrix product each.
     da_rows = da.reshape(T * N, H)
+    prev_h = np.concatenate([h0[None].astype(dtype, copy=False), h[:-1]])      # h[t-1] for every t
     dx = (da_rows @ Wx.T).reshape(T, N, D)
     dWx = x.reshape(T * N, D).T @ da_rows
-    dWh = h0.T @ da[0] if T else np.zeros((H, H), dtype=dtype)
-    if T > 1:
-        dWh = dWh + h[:-1].reshape((T - 1) * N, H).T @ da[1:].reshape((T - 1) * N, H)
-    db = da_rows.sum(axis=0)
-    return dx, dh0, dWx, dWh, db
+    dWh = prev_h.reshape(T * N, H).T @ da_rows
+    return dx, dnext_h, dWx, dWh, da_rows.sum(axis=0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -243,38 +195,30 @@ def word_embedding_forward(x, W):
 
     Returns a tuple of:
     - out: shape (N, T, D), out[n, t] = W[x[n, t]].
-    - cache: (x, W).
+    - cache: values needed by word_embedding_backward.
     """
     func = 'word_embedding_forward'
     W = _real_array(func, 'W', W, 2)
-    x = _index_array(func, 'x', x, 2, W.shape[0])
-    return np.take(W, x, axis=0), (x, W)
+    x = _word_ids(func, 'x', x, 2, W.shape[0])
+    return W[x], (x, W.shape, W.dtype)
 
 
 def word_embedding_backward(dout, cache):
-    """Backward pass of ``word_embedding_forward``: gradient of the word vectors only (ids are integers).
+    """Backward pass of word_embedding_forward: the gradient of the word vectors (ids are not differentiable).
 
     Inputs:
     - dout: upstream gradient, shape (N, T, D).
-    - cache: (x, W) from word_embedding_forward.
+    - cache: from word_embedding_forward.
 
     Returns:
     - dW: shape (V, D); a word used several times accumulates all its gradients.
     """
-    x, W = cache
+    x, W_shape, W_dtype = cache
     dout = _real_array('word_embedding_backward', 'dout', dout, 3)
-    _expect('word_embedding_backward', dout.shape == np.shape(x) + (np.shape(W)[1],),
-            f'dout must have shape (N, T, D) = {np.shape(x) + (np.shape(W)[1],)}, got {dout.shape}')
-    D = dout.shape[2]
-    ids = np.asarray(x).reshape(-1)
-    dW = np.zeros(np.shape(W), dtype=np.result_type(W, dout))
-    if ids.size == 0:
-        return dW
-    # Sum the rows of each id with one sort + reduceat (faster than np.add.at for this layout).
-    order = np.argsort(ids, kind='stable')
-    sorted_ids = ids[order]
-    starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
-    dW[sorted_ids[starts]] = np.add.reduceat(dout.reshape(-1, D)[order], starts, axis=0)
+    _expect('word_embedding_backward', dout.shape == x.shape + (W_shape[1],),
+            f'dout must have shape (N, T, D) = {x.shape + (W_shape[1],)}, got {dout.shape}')
+    dW = np.zeros(W_shape, dtype=np.result_type(W_dtype, dout))
+    np.add.at(dW, x.reshape(-1), dout.reshape(-1, W_shape[1]))
     return dW
 
 
@@ -283,63 +227,51 @@ def word_embedding_backward(dout, cache):
 # ----------------------------------------------------------------------------------------------
 
 def temporal_fc_forward(x, w, b):
-    """Apply one fully-connected layer to every time step: out[n, t] = x[n, t] w + b.
+    """Apply one fully-connected layer at every time step: out[n, t] = x[n, t] w + b.
 
     Inputs:
-    - x: shape (N, T, D).
+    - x: shape (N, T, D) with N, T >= 1.
     - w: weights, shape (D, M).
     - b: biases, shape (M,).
 
     Returns a tuple of:
-    - out: shape (N, T, M). When x is a batch-major view of a time-major array (e.g. h.transpose(1,
-      0, 2) of rnn_forward's h), out is such a view too; no input is copied.
-    - cache: (x, w, b, out).
+    - out: shape (N, T, M).
+    - cache: values needed by temporal_fc_backward.
     """
     func = 'temporal_fc_forward'
     x = _real_array(func, 'x', x, 3)
     w = _real_array(func, 'w', w, 2)
     b = _real_array(func, 'b', b, 1)
     N, T, D = x.shape
+    _expect(func, N > 0 and T > 0, f'x (N, T, D) must hold at least one step of one sequence, got {x.shape}')
     _expect(func, w.shape[0] == D, f'x has D={D} features but w has shape {w.shape}; expected ({D}, M)')
     _expect(func, b.shape == (w.shape[1],), f'b must have shape (M,) = ({w.shape[1]},), got {b.shape}')
 
-    time_major = _is_time_major(x)
-    out = _unrows(_add_bias(_rows(x, time_major) @ w, b), N, T, time_major)
-    return out, (x, w, b, out)
-
-
-def _add_bias(rows, b):
-    """rows + b, in place when the dtype allows (rows is a fresh product nobody else holds)."""
-    if np.result_type(rows, b) == rows.dtype:
-        rows += b
-        return rows
-    return rows + b
+    out = (x.reshape(N * T, D) @ w + b).reshape(N, T, -1)
+    return out, (x, w)
 
 
 def temporal_fc_backward(dout, cache):
-    """Backward pass of ``temporal_fc_forward``.
+    """Backward pass of temporal_fc_forward.
 
     Inputs:
     - dout: upstream gradient, shape (N, T, M).
-    - cache: (x, w, b, out) from temporal_fc_forward (only x and w are needed).
+    - cache: from temporal_fc_forward.
 
     Returns a tuple of:
-    - dx: shape (N, T, D); dw: shape (D, M); db: shape (M,).
+    - dx: (N, T, D); dw: (D, M); db: (M,).
     """
-    x, w = cache[0], cache[1]
-    func = 'temporal_fc_backward'
-    dout = _real_array(func, 'dout', dout, 3)
-    N, T, D = np.shape(x)
-    M = np.shape(w)[1]
-    _expect(func, dout.shape == (N, T, M), f'dout must have shape (N, T, M) = {(N, T, M)}, got {dout.shape}')
+    x, w = cache
+    N, T, D = x.shape
+    M = w.shape[1]
+    dout = _real_array('temporal_fc_backward', 'dout', dout, 3)
+    _expect('temporal_fc_backward', dout.shape == (N, T, M),
+            f'dout must have shape (N, T, M) = {(N, T, M)}, got {dout.shape}')
 
-    # Flatten x and dout in the same (n, t) order, chosen to avoid copying the larger dout.
-    time_major = _is_time_major(dout)
-    dout_rows = _rows(dout, time_major)
-    dx = _unrows(dout_rows @ np.asarray(w).T, N, T, time_major)
-    dw = _rows(np.asarray(x), time_major).T @ dout_rows
-    db = dout_rows.sum(axis=0)
-    return dx, dw, db
+    dout_rows = dout.reshape(N * T, M)
+    dx = (dout_rows @ w.T).reshape(N, T, D)
+    dw = x.reshape(N * T, D).T @ dout_rows
+    return dx, dw, dout_rows.sum(axis=0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -350,46 +282,40 @@ def temporal_softmax_loss(x, y, mask):
     """Masked softmax cross-entropy summed over time steps and averaged over the minibatch.
 
     Inputs:
-    - x: scores, shape (N, T, V).
+    - x: scores, shape (N, T, V), finite.
     - y: target word ids, shape (N, T), each in [0, V).
-    - mask: bool (or 0/1) array, shape (N, T); only steps where mask is true count.
+    - mask: booleans (or 0/1 values), shape (N, T); only steps where mask is true count.
 
     Returns a tuple of:
-    - loss: float, sum over n, t with mask[n, t] of -log softmax(x[n, t])[y[n, t]], divided by N.
+    - loss: NumPy scalar, sum over (n, t) with mask[n, t] of -log softmax(x[n, t])[y[n, t]], divided by N.
     - dx: gradient of loss with respect to x, shape (N, T, V), zero where mask is false.
 
-    Stable for huge scores: each row is shifted by its maximum and the log of the normalizer is
-    taken directly (never log of a probability that underflowed to 0). Raises FloatingPointError if
-    the loss is not finite (NaN or inf in the scores).
+    Each row is shifted by its maximum and the log of the normalizer is taken directly, so huge scores
+    are fine (the log of a probability that underflowed to 0 never appears).
     """
     func = 'temporal_softmax_loss'
     x = _real_array(func, 'x', x, 3)
     N, T, V = x.shape
-    _expect(func, N > 0, f'x must hold at least one sequence, got shape {x.shape}')
-    _expect(func, V > 0, f'x must hold scores for at least one word, got shape {x.shape}')
-    y = _index_array(func, 'y', y, 2, V)
+    _expect(func, N > 0 and V > 0, f'x (N, T, V) must hold at least one sequence and one word, got {x.shape}')
+    _expect(func, np.all(np.isfinite(x)), 'x holds NaN or infinite scores (diverged training? lower the '
+                                          'learning rate)')
+    y = _word_ids(func, 'y', y, 2, V)
     mask = np.asarray(mask)
     _expect(func, y.shape == (N, T), f'y must have shape (N, T) = {(N, T)}, got {y.shape}')
     _expect(func, mask.shape == (N, T), f'mask must have shape (N, T) = {(N, T)}, got {mask.shape}')
+    _expect(func, mask.dtype == bool or np.all((mask == 0) | (mask == 1)),
+            f'mask must hold booleans or 0/1 values, got dtype {mask.dtype} with other values (NaN?)')
 
-    # Work in x's memory order: rows are (n, t) pairs, t-major for a time-major view.
-    time_major = _is_time_major(x)
-    scores = _rows(x, time_major)
-    targets = (y.T if time_major else y).reshape(-1)
-    dtype = np.result_type(scores, np.float16)
-    weights = (mask.T if time_major else mask).reshape(-1).astype(bool).astype(dtype)
-    row_ids = np.arange(scores.shape[0])
+    scores = x.reshape(N * T, V)
+    targets = y.reshape(-1)
+    rows = np.arange(N * T)
+    weights = mask.reshape(-1).astype(bool)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_normalizers = np.log(np.exp(shifted).sum(axis=1))
+    log_probs_target = shifted[rows, targets] - log_normalizers
+    loss = -np.sum(log_probs_target[weights]) / N
 
-    # A fresh array that ends up holding dx; integer scores are promoted to float64.
-    probs = np.subtract(scores, scores.max(axis=1, keepdims=True), dtype=dtype)
-    target_scores = probs[row_ids, targets]
-    np.exp(probs, out=probs)
-    normalizers = probs.sum(axis=1)
-    loss = np.dot(weights, np.log(normalizers) - target_scores) / N
-    if not np.isfinite(loss):
-        raise FloatingPointError(f'{func}: the loss is {loss}; the scores x contain NaN or inf')
-
-    weights /= N
-    probs *= (weights / normalizers)[:, None]
-    probs[row_ids, targets] -= weights
-    return float(loss), _unrows(probs, N, T, time_major)
+    dx = np.exp(shifted - log_normalizers[:, None])      # softmax probabilities
+    dx[rows, targets] -= 1
+    dx *= weights[:, None] / N
+    return loss, dx.reshape(N, T, V)

@@ -1,6 +1,14 @@
 """rnn.py (CaptioningRNN) and captioning_solver.py: PyTorch oracle, numerical gradients, the course's
-seeded initialization, sampling, bad input, no mutation, overfitting through CaptioningSolver."""
+seeded initialization, sampling, the grader's contract (layers called through rnn's module-level names,
+NumPy-scalar loss, dtypes kept), bad input, no mutation, overfitting through CaptioningSolver.
+
+Tests marked `course` hold for any correct implementation of the course's API."""
+import ast
+import shutil
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -14,6 +22,8 @@ from gradient_check import eval_numerical_gradient, rel_error
 from rnn import CaptioningRNN
 from solver import Solver
 
+ROOT = Path(__file__).resolve().parents[1]
+NAIVE = Path(__file__).resolve().parent / 'naive'
 PARAM_SHAPES = {'W_embed': ('V', 'W'), 'W_proj': ('D', 'H'), 'b_proj': ('H',), 'Wx': ('W', 'H'),
                 'Wh': ('H', 'H'), 'b': ('H',), 'W_vocab': ('H', 'V'), 'b_vocab': ('V',)}
 
@@ -72,6 +82,7 @@ def test_hello(capsys):
     assert capsys.readouterr().out.strip() == 'Hello from rnn.py!'
 
 
+@pytest.mark.course
 def test_init_uses_the_global_stream_in_the_documented_order():
     V, D, W, H = 7, 5, 4, 3
     np.random.seed(231)
@@ -91,6 +102,7 @@ def test_init_uses_the_global_stream_in_the_documented_order():
         assert model.params[k].shape == tuple(sizes[d] for d in dims)
 
 
+@pytest.mark.course
 def test_attributes_and_special_tokens():
     model = CaptioningRNN(vocab(9), input_dim=4, wordvec_dim=3, hidden_dim=2)
     assert model._null == 0 and model._start == 1 and model._end == 2
@@ -107,6 +119,7 @@ def test_attributes_and_special_tokens():
     assert np.isfinite(loss)
 
 
+@pytest.mark.course
 @pytest.mark.parametrize('N,T,V,D,W,H', [(1, 1, 5, 3, 2, 4), (1, 4, 6, 2, 3, 5), (3, 1, 7, 4, 5, 2),
                                          (4, 6, 9, 6, 3, 7), (2, 9, 12, 5, 4, 3), (5, 3, 5, 1, 1, 1),
                                          (6, 7, 15, 8, 6, 9)])
@@ -124,6 +137,7 @@ def test_loss_and_gradients_match_torch(N, T, V, D, W, H):
         np.testing.assert_allclose(grads[k], grads_t[k], rtol=1e-9, atol=1e-11, err_msg=k)
 
 
+@pytest.mark.course
 def test_loss_numerical_gradients():
     rng = np.random.default_rng(0)
     N, T, V, D, W, H = 3, 5, 8, 4, 3, 6
@@ -136,6 +150,7 @@ def test_loss_numerical_gradients():
         assert rel_error(grads[k], numeric) < 1e-6, k
 
 
+@pytest.mark.course
 def test_null_targets_are_masked():
     """Changing the scores' targets behind <NULL> padding cannot change the loss or gradients."""
     rng = np.random.default_rng(1)
@@ -148,6 +163,7 @@ def test_null_targets_are_masked():
     assert loss == pytest.approx(loss_short, rel=1e-12)
 
 
+@pytest.mark.course
 def test_float32_model_with_float64_features_follows_numpy_promotion():
     """The course check copies float32 parameters and feeds float64 features."""
     rng = np.random.default_rng(2)
@@ -161,6 +177,7 @@ def test_float32_model_with_float64_features_follows_numpy_promotion():
         np.testing.assert_allclose(grads[k], grads_t[k], rtol=1e-4, atol=1e-6, err_msg=k)
 
 
+@pytest.mark.course
 def test_autograder_patches_temporal_fc_through_the_rnn_module():
     """The course autograder replaces rnn.temporal_fc_forward/backward; loss must call those names."""
     rng = np.random.default_rng(3)
@@ -200,6 +217,7 @@ def torch_greedy(params, features, start, max_length):
     return torch.stack(out, dim=1).numpy() if out else np.zeros((features.shape[0], 0), int)
 
 
+@pytest.mark.course
 @pytest.mark.parametrize('N,max_length', [(1, 1), (3, 15), (4, 30), (2, 0)])
 def test_sample_matches_a_torch_greedy_decoder(N, max_length):
     rng = rng_for('sample', N, max_length)
@@ -215,6 +233,7 @@ def test_sample_matches_a_torch_greedy_decoder(N, max_length):
     np.testing.assert_array_equal(captions, torch_greedy(model.params, features, 11, max_length))
 
 
+@pytest.mark.course
 def test_sample_first_column_is_the_first_generated_word():
     """Column 0 is the argmax after feeding <START>, and decoding never stops the array early."""
     model = make_model(6, 3, 2, 4)
@@ -234,8 +253,12 @@ def test_constructor_and_loss_reject_bad_input():
         CaptioningRNN(vocab(5), hidden_dim=0)
     model = make_model(6, 4, 3, 5)
     features = np.zeros((2, 4))
-    with pytest.raises(ValueError, match=r'features must have shape \(N, D\) with D = input_dim = 4'):
+    with pytest.raises(ValueError, match=r'features must have shape \(N, D\) with N >= 1 and D = input_dim = 4'):
         model.loss(np.zeros((2, 3)), np.ones((2, 3), int))
+    with pytest.raises(ValueError, match=r'N >= 1 .* got shape \(0, 4\)'):
+        model.loss(np.zeros((0, 4)), np.ones((0, 3), int))
+    with pytest.raises(ValueError, match=r"word_to_idx\['<NULL>'\] must be a word id in \[0, 3\)"):
+        CaptioningRNN({'<NULL>': 5, 'a': 1, 'b': 2}, input_dim=4)
     with pytest.raises(ValueError, match='features must have shape'):
         model.loss(np.zeros(4), np.ones((1, 3), int))
     with pytest.raises(ValueError, match=r'outside the vocabulary \[0, 6\)'):
@@ -258,6 +281,7 @@ def test_constructor_and_loss_reject_bad_input():
         bad_start.sample(features)
 
 
+@pytest.mark.course
 def test_loss_and_sample_do_not_mutate_inputs_or_params():
     rng = np.random.default_rng(4)
     model = make_model(7, 4, 3, 5)
@@ -270,6 +294,62 @@ def test_loss_and_sample_do_not_mutate_inputs_or_params():
     np.testing.assert_array_equal(captions, saved[1])
     for k, v in saved[2].items():
         np.testing.assert_array_equal(model.params[k], v)
+
+
+@pytest.mark.course
+@pytest.mark.parametrize('dtype', [np.float64, np.float32])
+def test_loss_is_a_numpy_scalar_and_dtypes_follow_the_params(dtype):
+    """The course's grader compares dtypes before values: float64 params and features give float64 results."""
+    rng = np.random.default_rng(5)
+    model = make_model(7, 4, 3, 5, dtype=dtype)
+    features = rng.standard_normal((3, 4)).astype(dtype)
+    loss, grads = model.loss(features, random_captions(rng, 3, 4, 7))
+    assert isinstance(loss, np.floating) and loss.dtype == dtype
+    assert all(g.dtype == dtype for g in grads.values())
+
+
+def test_rnn_imports_only_the_course_api():
+    """rnn.py names only documented course functions from other modules (it must work beside any correct
+    rnn_layers.py and the course's layers.py)."""
+    course_api = {'layers': {'fc_forward', 'fc_backward'},
+                  'rnn_layers': {'rnn_step_forward', 'rnn_step_backward', 'rnn_forward', 'rnn_backward',
+                                 'word_embedding_forward', 'word_embedding_backward', 'temporal_fc_forward',
+                                 'temporal_fc_backward', 'temporal_softmax_loss'}}
+    for node in ast.walk(ast.parse((ROOT / 'rnn.py').read_text())):
+        if isinstance(node, ast.ImportFrom):
+            assert node.module in course_api and {a.name for a in node.names} <= course_api[node.module]
+        elif isinstance(node, ast.Import):
+            assert {a.name for a in node.names} <= {'numpy'}
+
+
+@pytest.mark.skipif(not (NAIVE / 'rnn_layers.py').exists(), reason='tests/naive/rnn_layers.py not written yet')
+def test_rnn_beside_plain_loop_layers(tmp_path):
+    """Our rnn.py next to deliberately naive rnn_layers.py and a course-style layers.py: gradients check."""
+    for name in ('rnn_layers.py', 'layers.py'):
+        shutil.copy(NAIVE / name, tmp_path / name)
+    for name in ('rnn.py', 'gradient_check.py'):
+        shutil.copy(ROOT / name, tmp_path / name)
+    script = """
+import numpy as np
+from rnn import CaptioningRNN
+from gradient_check import eval_numerical_gradient, rel_error
+np.random.seed(0)
+word_to_idx = {'<NULL>': 0, '<START>': 1, '<END>': 2, 'a': 3, 'b': 4, 'c': 5}
+model = CaptioningRNN(word_to_idx, input_dim=4, wordvec_dim=3, hidden_dim=5, dtype=np.float64)
+features = np.random.randn(2, 4)
+captions = np.array([[1, 3, 4, 2, 0], [1, 5, 5, 3, 2]])
+loss, grads = model.loss(features, captions)
+assert isinstance(loss, np.floating) and loss.dtype == np.float64, type(loss)
+for name, param in model.params.items():
+    num = eval_numerical_gradient(lambda _: model.loss(features, captions)[0], param, verbose=False)
+    assert rel_error(num, grads[name]) < 1e-6, (name, rel_error(num, grads[name]))
+sample = model.sample(features, max_length=6)
+assert sample.shape == (2, 6) and sample.dtype == np.int32
+print('ok')
+"""
+    result = subprocess.run([sys.executable, '-c', script], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == 'ok', result.stderr
 
 
 # ----------------------------------------------------------------------------------------------
@@ -330,6 +410,7 @@ def test_same_seed_same_training():
     assert run() == run()
 
 
+@pytest.mark.course
 def test_overfits_50_captions():
     """A small model memorizes 50 captions: the loss over all of them drops below 0.1."""
     data = tiny_data(50, 50, 8, 20, 16, seed=1)
@@ -344,6 +425,7 @@ def test_overfits_50_captions():
     assert full_loss < 0.1
 
 
+@pytest.mark.course
 def test_published_cs231n_loss_value():
     """CS231n's fixed-parameter check (its vocabulary has an id >= V: 'dog': 3 with V = 3)."""
     N, D, W, H, T = 10, 20, 30, 40, 13
