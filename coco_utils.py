@@ -20,9 +20,12 @@ Files of a dataset folder:
 """
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -61,29 +64,119 @@ def _has_dataset(base_dir):
 
 
 def _missing_data_message(base_dir, what):
-    return (f'{what}\nTo get the data: run `python -c "import coco_utils; coco_utils.prepare_coco_data()"` '
-            f'(downloads {COCO_URL}, ~1 GB, or builds the offline MNIST stand-in in {MNIST_COCO_DIR}/), '
-            f'or download the zip by hand and unzip it so that {Path(base_dir) / CAPTIONS_FILE} exists.')
+    return (f'{what}\nTo get the data: run `make data` (or `coco_utils.prepare_coco_data()` in Python), which '
+            f'downloads {COCO_URL} (~1 GB) or builds the offline MNIST stand-in in '
+            f'{data_utils.display_path(MNIST_COCO_DIR)}/; or download the zip by hand and unzip it so that '
+            f'{data_utils.display_path(Path(base_dir) / CAPTIONS_FILE)} exists.')
+
+
+def _is_standin(base_dir):
+    return (Path(base_dir) / SOURCE_FILE).is_file()
+
+
+def _damage_fix(base_dir):
+    """What to do about a damaged file of ``base_dir``: the generated stand-in is rebuilt, real data re-unpacked."""
+    if _is_standin(base_dir):
+        return (f'this folder is the generated offline stand-in: run `make data` and it is rebuilt '
+                f'(or delete {data_utils.display_path(base_dir)}/ first)')
+    return (f'delete it and run `make data` (the missing file is unpacked again from '
+            f'{data_utils.display_path(Path(base_dir).parent / "coco_captioning.zip")}, downloaded if absent)')
+
+
+def _unreadable(path, base_dir, exc):
+    return DataUnavailableError(
+        f'{data_utils.display_path(path)} cannot be read ({type(exc).__name__}: '
+        f'{data_utils.without_machine_paths(str(exc).splitlines()[0] if str(exc) else "")}); it is truncated or '
+        f'damaged: {_damage_fix(base_dir)}.')
+
+
+def _data_file(path, base_dir):
+    """``path`` when it is a file of the dataset; DataUnavailableError when it is missing or not a file."""
+    if not path.exists():
+        raise DataUnavailableError(_missing_data_message(base_dir, f'Missing file {data_utils.display_path(path)}.'))
+    if not path.is_file():
+        raise data_utils.not_a_file_error(path, 'a data file')
+    return path
 
 
 # ----------------------------------------------------------------------------------------------
 # Loading
 # ----------------------------------------------------------------------------------------------
 
-def _read_h5(path, base_dir, keys=None):
-    """Dict of every dataset in the h5 file at ``path`` (checking that ``keys`` are among them)."""
+def _read_h5(path, base_dir, keys=None, load=True):
+    """Dict of every dataset in the h5 file at ``path`` (checking that ``keys`` are among them).
+
+    load=False only opens the file and lists its datasets (values None): the quick readability check."""
     import h5py
 
-    if not path.is_file():
-        raise DataUnavailableError(_missing_data_message(base_dir, f'Missing file {path}.'))
-    with h5py.File(path, 'r') as f:
-        arrays = {key: np.asarray(f[key]) for key in f.keys()}
+    _data_file(path, base_dir)
+    try:
+        with h5py.File(path, 'r') as f:
+            arrays = {key: np.asarray(f[key]) if load else None for key in f.keys()}
+    except Exception as exc:  # h5py reports truncation and damage as OSError, KeyError or RuntimeError
+        raise _unreadable(path, base_dir, exc) from exc
     for key in keys or ():
         if key not in arrays:
             raise DataUnavailableError(_missing_data_message(
-                base_dir, f'{path} has no dataset {key!r} (it has {sorted(arrays)}): the file is incomplete '
-                          f'or not the CS231n one.'))
+                base_dir, f'{data_utils.display_path(path)} has no dataset {key!r} (it has {sorted(arrays)}): the file '
+                          f'is incomplete or not the CS231n one.'))
     return arrays
+
+
+def _read_vocab(base_dir):
+    vocab_path = Path(base_dir) / VOCAB_FILE
+    _data_file(vocab_path, base_dir)
+    try:
+        with open(vocab_path, encoding='utf-8') as f:
+            vocab = json.load(f)
+    except (OSError, ValueError) as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _unreadable(vocab_path, base_dir, exc) from exc
+    for key in ('idx_to_word', 'word_to_idx'):
+        if not isinstance(vocab, dict) or key not in vocab:
+            raise DataUnavailableError(_missing_data_message(
+                base_dir, f'{data_utils.display_path(vocab_path)} has no key {key!r}.'))
+    return vocab
+
+
+def _read_urls(base_dir, split):
+    urls_path = Path(base_dir) / f'{split}2014_urls.txt'
+    _data_file(urls_path, base_dir)
+    try:
+        return np.asarray([line.strip() for line in urls_path.read_text(encoding='utf-8').splitlines()])
+    except (OSError, ValueError) as exc:
+        raise _unreadable(urls_path, base_dir, exc) from exc
+
+
+def dataset_problem(base_dir, pca_features=True):
+    """None when ``base_dir`` holds a complete, readable dataset; else (kind, message).
+
+    kind is 'missing' (the folder or some files are absent: unpacking the zip can fill them in) or 'damaged'
+    (a file is there but cannot be read, or a folder sits where a file belongs: the message says what to do).
+    Quick: the h5 files are opened and their datasets listed, not read."""
+    base_dir = Path(base_dir)
+    shown = data_utils.display_path(base_dir)
+    if not base_dir.exists():
+        return 'missing', f'{shown}/ does not exist.'
+    if not base_dir.is_dir():
+        return 'damaged', (f'{shown} is a file where the dataset folder belongs: move it away (it is not removed '
+                           f'automatically), then run `make data`.')
+    missing = []
+    try:
+        for name in required_files(pca_features):
+            path = base_dir / name
+            if not path.exists():
+                missing.append(name)
+            elif name.endswith('.h5'):
+                _read_h5(path, base_dir, CAPTION_KEYS if name == CAPTIONS_FILE else ('features',), load=False)
+            elif name == VOCAB_FILE:
+                _read_vocab(base_dir)
+            else:
+                _read_urls(base_dir, name.split('2014')[0])
+    except DataUnavailableError as exc:
+        return 'damaged', str(exc)
+    if missing:
+        return 'missing', f'{shown}/ is incomplete: {", ".join(missing)} missing.'
+    return None
 
 
 def load_coco_data(base_dir='data/coco_captioning', max_train=None, pca_features=True):
@@ -103,32 +196,21 @@ def load_coco_data(base_dir='data/coco_captioning', max_train=None, pca_features
     - idx_to_word (list of str), word_to_idx (dict str -> int);
     - train_urls (num_train_images,) str array, val_urls.
     Raises data_utils.DataUnavailableError (naming the file and how to get it) when the folder, a file
-    or a dataset is missing, and ValueError for a bad max_train.
+    or a dataset is missing or a file cannot be read (truncated, damaged, a folder in its place), and
+    ValueError for a bad max_train.
     """
     base_dir = Path(base_dir)
     if not base_dir.is_dir():
-        raise DataUnavailableError(_missing_data_message(base_dir, f'Dataset folder {base_dir} does not exist.'))
+        raise DataUnavailableError(_missing_data_message(
+            base_dir, f'Dataset folder {data_utils.display_path(base_dir)} does not exist.'))
     data = _read_h5(base_dir / CAPTIONS_FILE, base_dir, CAPTION_KEYS)
     for split in ('train', 'val'):
         features_file = base_dir / _feature_file(split, pca_features)
         data[f'{split}_features'] = _read_h5(features_file, base_dir, ('features',))['features']
-
-    vocab_path = base_dir / VOCAB_FILE
-    if not vocab_path.is_file():
-        raise DataUnavailableError(_missing_data_message(base_dir, f'Missing file {vocab_path}.'))
-    with open(vocab_path) as f:
-        vocab = json.load(f)
-    for key in ('idx_to_word', 'word_to_idx'):
-        if key not in vocab:
-            raise DataUnavailableError(_missing_data_message(base_dir, f'{vocab_path} has no key {key!r}.'))
-        data[key] = vocab[key]
-
+    vocab = _read_vocab(base_dir)
+    data['idx_to_word'], data['word_to_idx'] = vocab['idx_to_word'], vocab['word_to_idx']
     for split in ('train', 'val'):
-        urls_path = base_dir / f'{split}2014_urls.txt'
-        if not urls_path.is_file():
-            raise DataUnavailableError(_missing_data_message(base_dir, f'Missing file {urls_path}.'))
-        with open(urls_path) as f:
-            data[f'{split}_urls'] = np.asarray([line.strip() for line in f])
+        data[f'{split}_urls'] = _read_urls(base_dir, split)
 
     _check_consistency(data, base_dir)
 
@@ -159,15 +241,14 @@ def _check_consistency(data, base_dir):
             problems.append(f'{split}_image_idxs point outside the {features.shape[0]} images')
         if problems:
             raise DataUnavailableError(_missing_data_message(
-                base_dir, f'Inconsistent files in {base_dir}: ' + '; '.join(problems) + '.'))
+                base_dir, f'Inconsistent files in {data_utils.display_path(base_dir)}: ' + '; '.join(problems) + '.'))
 
 
 def dataset_source(base_dir):
     """One line naming the dataset in ``base_dir``: the MNIST stand-in says so in SOURCE.txt."""
     marker = Path(base_dir) / SOURCE_FILE
-    if marker.is_file():
-        return marker.read_text().strip().splitlines()[0]
-    return COCO_SOURCE
+    lines = marker.read_text(errors='replace').strip().splitlines() if marker.is_file() else []
+    return lines[0] if lines else COCO_SOURCE
 
 
 # ----------------------------------------------------------------------------------------------
@@ -213,7 +294,8 @@ def decode_captions(captions, idx_to_word):
     - captions: int word ids, shape (T,) for one caption or (N, T) for several.
     - idx_to_word: list or dict mapping id -> word.
 
-    Returns a str for a 1-D input, a list of N str for a 2-D input.
+    Returns a str for a 1-D input, a list of N str for a 2-D input. An id read before a caption's <END> that
+    is outside the vocabulary (negative, or >= len(idx_to_word)) is a ValueError naming it.
     """
     captions = np.asarray(captions)
     if captions.dtype.kind not in 'iu':
@@ -221,13 +303,22 @@ def decode_captions(captions, idx_to_word):
     if captions.ndim not in (1, 2):
         raise ValueError(f'captions must be 1-D (T,) or 2-D (N, T), got shape {captions.shape}')
 
+    vocab_size = len(idx_to_word)
+
+    def lookup(idx):
+        # A negative id would silently index a list from its end; ids are 0..V-1 (or a dict's keys).
+        try:
+            if idx < 0 or (not isinstance(idx_to_word, dict) and idx >= vocab_size):
+                raise IndexError
+            return idx_to_word[idx]
+        except (KeyError, IndexError):
+            raise ValueError(f'captions hold word id {idx}, outside the vocabulary: idx_to_word has {vocab_size} '
+                             f'words (ids 0..{vocab_size - 1})') from None
+
     def decode_one(ids):
         words = []
         for idx in ids.tolist():
-            try:
-                word = idx_to_word[idx]
-            except (KeyError, IndexError):
-                raise ValueError(f'word id {idx} is not in idx_to_word ({len(idx_to_word)} words)') from None
+            word = lookup(idx)
             if word != '<NULL>':
                 words.append(word)
             if word == '<END>':
@@ -276,62 +367,129 @@ def image_from_url(url, base_dir=None, timeout=5):
 # Preparation: real data, else the offline MNIST stand-in
 # ----------------------------------------------------------------------------------------------
 
-def prepare_coco_data(base_dir='data/coco_captioning', standin_dir='data/coco_captioning_mnist'):
+def prepare_coco_data(base_dir=COCO_DIR, standin_dir=MNIST_COCO_DIR):
     """Return the folder of a ready captioning dataset, getting one if needed.
 
-    1. ``base_dir`` when it holds the real CS231n files;
-    2. else, unless offline (HW4_OFFLINE=1), download coco_captioning.zip (~1 GB, progress bar; no
-       hash is published, so the downloaded file's sha256 is printed for the record) next to
-       ``base_dir`` and unzip it into ``base_dir``;
-    3. else the MNIST stand-in in ``standin_dir``, built if absent, with a loud notice.
-    Returns a pathlib.Path.
+    1. ``base_dir`` when it holds the real CS231n files and they open;
+    2. else, when ``base_dir`` or some of its files are absent and not offline (HW4_OFFLINE=1), download
+       coco_captioning.zip (~1 GB, progress bar; no hash is published, so the downloaded file's sha256 is
+       printed for the record) next to ``base_dir`` and unpack it: into a temporary folder renamed to
+       ``base_dir`` when that does not exist, else only the missing files are moved in (files already there
+       are never replaced or removed);
+    3. else the MNIST stand-in in ``standin_dir``, built if absent and rebuilt if outdated or damaged (it is
+       generated here), with a loud notice naming why the real data was not used. A damaged real file (or a
+       folder where a file belongs) is never repaired or removed: the notice names it and the fix.
+    Returns a pathlib.Path. Raises DataUnavailableError when the stand-in cannot be written (read-only data/)
+    or its folder holds files the builder does not write.
     """
     base_dir, standin_dir = Path(base_dir), Path(standin_dir)
-    if _has_dataset(base_dir):
+    problem = dataset_problem(base_dir)
+    if problem is None:
         return base_dir
-    try:
-        zip_path = data_utils.fetch_file(COCO_URL, base_dir.parent / 'coco_captioning.zip',
-                                         description='CS231n COCO captioning data (coco_captioning.zip, ~1 GB)',
-                                         timeout=30)
-        _unzip_dataset(zip_path, base_dir)
-        return base_dir
-    except DataUnavailableError as exc:
-        reason = str(exc)
+    kind, reason = problem
+    if kind == 'missing':
+        try:
+            zip_path = data_utils.fetch_file(COCO_URL, base_dir.parent / 'coco_captioning.zip',
+                                             description='CS231n COCO captioning data (coco_captioning.zip, ~1 GB)',
+                                             timeout=30)
+            _unzip_dataset(zip_path, base_dir)
+            problem = dataset_problem(base_dir)
+            if problem is None:
+                return base_dir
+            reason = problem[1]
+        except DataUnavailableError as exc:
+            reason = (reason + '\n' if base_dir.exists() else '') + str(exc)
 
-    if not _standin_is_current(standin_dir):
-        print(f'Building the offline MNIST captioning stand-in in {standin_dir} ...', flush=True)
+    standin_problem = _standin_problem(standin_dir)
+    if standin_problem is not None:
+        if standin_dir.exists() or standin_dir.is_symlink():
+            print(f'{standin_problem}\n{data_utils.display_path(standin_dir)}/ is generated here, so it is rebuilt '
+                  f'now ...', flush=True)
+        else:
+            print(f'Building the offline MNIST captioning stand-in in {data_utils.display_path(standin_dir)}/ ...',
+                  flush=True)
         build_mnist_captioning(standin_dir)
     data_utils.announce(
-        f'COCO captioning data is not available:\n{reason}\n\nUSING THE OFFLINE DEFAULT: {standin_dir}\n'
-        f'{dataset_source(standin_dir)}.\nIt has the COCO file format, so the same code runs on it; '
-        f'losses and captions are not comparable with COCO results.')
+        f'COCO captioning data is not available:\n{reason}\n\nUSING THE OFFLINE DEFAULT: '
+        f'{data_utils.display_path(standin_dir)}\n{dataset_source(standin_dir)}.\nIt has the COCO file format, so '
+        f'the same code runs on it; losses and captions are not comparable with COCO results.')
     return standin_dir
 
 
 def _unzip_dataset(zip_path, base_dir):
-    """Extract the zip and move the folder holding coco2014_captions.h5 to ``base_dir``."""
-    base_dir.parent.mkdir(parents=True, exist_ok=True)
+    """Unpack the zip into a temporary folder next to ``base_dir``, then move the folder holding
+    coco2014_captions.h5 to ``base_dir`` (when absent) or move its files that ``base_dir`` lacks into it."""
+    zip_path, base_dir = Path(zip_path), Path(base_dir)
+    shown_zip = data_utils.display_path(zip_path)
+    with data_utils.writing_data(base_dir, 'the unpacked COCO captioning data'):
+        base_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f'.{base_dir.name}.unzip-', suffix='.tmp', dir=base_dir.parent))
     try:
-        with tempfile.TemporaryDirectory(dir=base_dir.parent) as tmp:
-            print(f'Unzipping {zip_path} ...', flush=True)
-            with zipfile.ZipFile(zip_path) as archive:
+        print(f'Unzipping {shown_zip} ...', flush=True)
+        try:
+            with data_utils.writing_data(base_dir, 'the unpacked COCO captioning data'), \
+                    zipfile.ZipFile(zip_path) as archive:
                 archive.extractall(tmp)
-            found = sorted(Path(tmp).rglob(CAPTIONS_FILE))
-            if not found or not _has_dataset(found[0].parent):
-                raise DataUnavailableError(f'{zip_path} does not hold the files {required_files()}; delete it '
-                                           f'and download {COCO_URL} again.')
-            if base_dir.exists():
-                shutil.rmtree(base_dir)
-            shutil.move(str(found[0].parent), str(base_dir))
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataUnavailableError(f'Could not unzip {zip_path} ({type(exc).__name__}: {exc}); delete it and '
-                                   f'download {COCO_URL} again.') from exc
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, OSError, ValueError,
+                NotImplementedError) as exc:
+            raise DataUnavailableError(f'Could not unzip {shown_zip} ({type(exc).__name__}: '
+                                       f'{data_utils.without_machine_paths(exc)}); it is truncated or damaged: '
+                                       f'delete it and run `make data` (it is downloaded again).') from exc
+        found = sorted(tmp.rglob(CAPTIONS_FILE))
+        if not found or not _has_dataset(found[0].parent):
+            raise DataUnavailableError(f'{shown_zip} does not hold the files {required_files()}; delete it '
+                                       f'and run `make data` (it is downloaded again from {COCO_URL}).')
+        source = found[0].parent
+        if not (base_dir.exists() or base_dir.is_symlink()):
+            os.chmod(source, 0o777 & ~data_utils._umask())
+            os.rename(source, base_dir)
+            print(f'Unpacked into {data_utils.display_path(base_dir)}/', flush=True)
+            return
+        added = []
+        for item in sorted(source.iterdir()):
+            target = base_dir / item.name
+            if not (target.exists() or target.is_symlink()):
+                os.rename(item, target)
+                added.append(item.name)
+        print(f'{data_utils.display_path(base_dir)}/ already existed: moved in the files it lacked '
+              f'({", ".join(added) or "none"}); files already there were left as they are.', flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)   # our temporary folder (what is left of the unpacked zip)
 
 
-def _standin_is_current(standin_dir):
-    marker = Path(standin_dir) / SOURCE_FILE
-    return (_has_dataset(standin_dir) and marker.is_file()
-            and f'format version {MNIST_FORMAT_VERSION}' in marker.read_text())
+_GENERATED_ENTRY = re.compile(r'^(?:images|images/(?:train|val)2014_\d{6}\.png|'
+                              + '|'.join(re.escape(name) for name in (*required_files(), SOURCE_FILE)) + ')$')
+
+
+def _foreign_entries(folder):
+    """Entries of ``folder`` (relative paths) that build_mnist_captioning does not write."""
+    folder = Path(folder)
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob('*')
+                  if not _GENERATED_ENTRY.match(p.relative_to(folder).as_posix()) or p.is_symlink())
+
+
+def _is_generated_standin(folder):
+    return Path(folder).is_dir() and not _foreign_entries(folder)
+
+
+def _standin_problem(standin_dir):
+    """None when ``standin_dir`` holds a current, readable stand-in; else why it must be (re)built."""
+    standin_dir = Path(standin_dir)
+    shown = data_utils.display_path(standin_dir)
+    if not standin_dir.exists():
+        return f'{shown}/ does not exist.'
+    marker = standin_dir / SOURCE_FILE
+    if not marker.is_file() or f'format version {MNIST_FORMAT_VERSION}' not in marker.read_text(errors='replace'):
+        return f'{shown}/ was not built by this version of coco_utils.py (see {SOURCE_FILE}).'
+    problem = dataset_problem(standin_dir)
+    if problem is not None:
+        return problem[1]
+    for split in ('train', 'val'):
+        for url in _read_urls(standin_dir, split):
+            image = standin_dir / url
+            if not image.is_file() or image.stat().st_size == 0:
+                return f'{data_utils.display_path(image)} is missing or empty.'
+    return None
 
 
 def _digit_strips(images, labels, num_strips, max_digits, rng):
@@ -397,7 +555,8 @@ def build_mnist_captioning(out_dir=MNIST_COCO_DIR, mnist=None, num_train=4000, n
     """Write the offline captioning dataset: MNIST digit strips in the COCO file format.
 
     Inputs:
-    - out_dir: the folder to (re)create.
+    - out_dir: the folder to create, or to replace when it is a stand-in this function built (it holds only
+      the files it writes); any other existing folder is a DataUnavailableError and is left untouched.
     - mnist: dict like data_utils.load_mnist_arrays() (x_train uint8 (N, 28, 28), y_train, x_test,
       y_test, source); loaded from data_utils when None. Train strips use the training digits, val
       strips the test digits.
@@ -410,7 +569,7 @@ def build_mnist_captioning(out_dir=MNIST_COCO_DIR, mnist=None, num_train=4000, n
     - seed: seed of every random choice.
 
     Returns out_dir as a pathlib.Path. The folder is built under a temporary name and renamed at the
-    end, so an interrupted build never leaves a half-written dataset.
+    end (data_utils.atomic_dir), so an interrupted build never leaves a half-written dataset.
     """
     from PIL import Image
 
@@ -440,9 +599,15 @@ def build_mnist_captioning(out_dir=MNIST_COCO_DIR, mnist=None, num_train=4000, n
     scale = np.sqrt(np.mean(features['train'] ** 2))
     features = {split: (f / scale).astype(np.float32) for split, f in features.items()}
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=out_dir.name + '.building-', dir=out_dir.parent))
-    try:
+    if (out_dir.exists() or out_dir.is_symlink()) and not _is_generated_standin(out_dir):
+        foreign = _foreign_entries(out_dir) if out_dir.is_dir() else []
+        raise DataUnavailableError(
+            f'{data_utils.display_path(out_dir)} exists and holds '
+            + (f'files the stand-in builder does not write ({", ".join(foreign[:5])}'
+               f'{", ..." if len(foreign) > 5 else ""})' if foreign else 'something other than a stand-in folder')
+            + ': it is not replaced. Move those out (or the folder away), then run `make data`.')
+    with data_utils.writing_data(out_dir, 'the offline COCO captioning stand-in'), \
+            data_utils.atomic_dir(out_dir, replaceable=_is_generated_standin) as tmp_dir:
         (tmp_dir / 'images').mkdir()
         caption_arrays = {}
         for split, (tiles, lengths, captions) in splits.items():
@@ -462,10 +627,14 @@ def build_mnist_captioning(out_dir=MNIST_COCO_DIR, mnist=None, num_train=4000, n
             f'MNIST digit strips captioned with digit words (offline stand-in for COCO): {num_train} train / '
             f'{num_val} val images of 1-{max_digits} digits from {mnist.get("source", "given arrays")}\n'
             f'format version {MNIST_FORMAT_VERSION}, seed {seed}, features: {feature_dim}-d block PCA of the digit pixels\n')
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp_dir, out_dir)
-    finally:
-        if tmp_dir.exists():
-            shutil.rmtree(tmp_dir)
     return out_dir
+
+
+def main():
+    """`make data`'s COCO step: prepare the captioning data; a problem is a message, not a traceback."""
+    return data_utils.data_step('COCO captioning data', prepare_coco_data,
+                                lambda base_dir: f'{data_utils.display_path(base_dir)}/ ({dataset_source(base_dir)})')
+
+
+if __name__ == '__main__':
+    sys.exit(main())

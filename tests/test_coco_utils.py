@@ -1,7 +1,10 @@
 """coco_utils.py on tiny generated files: loading, subsampling, minibatches, decoding, images, the MNIST
 stand-in builder and the real-data / download / offline-fallback decision. No network."""
 import json
+import os
+import stat
 import zipfile
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -232,7 +235,7 @@ def test_mnist_standin_has_the_coco_format_and_true_captions(tmp_path):
         by_caption[caption] = feature
     assert 'MNIST digit strips' in coco_utils.dataset_source(out)
     assert coco_utils.dataset_source(tmp_path) == coco_utils.COCO_SOURCE
-    assert not list(tmp_path.glob('*.building-*'))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['mnist_coco']     # no temporary folder left
 
 
 def test_prepare_uses_real_data_when_present(coco, tmp_path, monkeypatch):
@@ -297,7 +300,7 @@ def test_prepare_unzips_a_downloaded_zip(tmp_path, monkeypatch):
     base = tmp_path / 'data' / 'coco_captioning'
     assert coco_utils.prepare_coco_data(base, tmp_path / 'standin') == base
     np.testing.assert_array_equal(load_coco_data(base)['val_captions'], written['val_captions'])
-    assert not [p for p in base.parent.iterdir() if p.name.startswith('tmp')]
+    assert sorted(p.name for p in base.parent.iterdir()) == ['coco_captioning', 'coco_captioning.zip']  # no temporary
 
 
 def test_prepare_rejects_a_zip_without_the_files(tmp_path, monkeypatch, capsys):
@@ -309,3 +312,202 @@ def test_prepare_rejects_a_zip_without_the_files(tmp_path, monkeypatch, capsys):
     standin = tmp_path / 'standin'
     assert coco_utils.prepare_coco_data(tmp_path / 'coco_captioning', standin) == standin
     assert 'does not hold the files' in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Faults: damaged files, folders in place of files, user files, permissions, a read-only data/
+# ----------------------------------------------------------------------------------------------------
+def truncate(path, keep=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+
+
+def test_decode_captions_rejects_ids_outside_the_vocabulary():
+    for bad in (-1, -8, len(WORDS), 1000):
+        with pytest.raises(ValueError, match=rf'word id {bad}, outside the vocabulary: idx_to_word has 8 words'):
+            decode_captions(np.array([1, 4, bad, 2]), WORDS)
+    with pytest.raises(ValueError, match='word id -1'):
+        decode_captions(np.array([[1, -1, 2]]), dict(enumerate(WORDS)))
+    assert decode_captions(np.array([1, 4, 2, -1]), WORDS) == '<START> a <END>'   # after <END>: not read (course)
+
+
+@pytest.mark.parametrize('name', ['coco2014_captions.h5', 'val2014_vgg16_fc7_pca.h5', 'coco2014_vocab.json'])
+def test_a_damaged_real_file_is_named_with_its_fix(tmp_path, monkeypatch, capsys, name):
+    base = tmp_path / 'coco_captioning'
+    write_coco(base)
+    truncate(base / name)
+    with pytest.raises(DataUnavailableError, match=rf'{name} cannot be read(.|\n)*delete it and run `make data`'):
+        load_coco_data(base)
+    use_small_standin(monkeypatch)
+    standin = tmp_path / 'standin'
+    assert coco_utils.prepare_coco_data(base, standin) == standin       # not reported ready: falls back, saying why
+    out = capsys.readouterr().out
+    assert f'{name} cannot be read' in out and 'USING THE OFFLINE DEFAULT' in out
+    assert (base / name).exists()                                        # a user's file is never deleted
+
+
+def test_a_folder_where_a_file_belongs_is_named(tmp_path):
+    base = tmp_path / 'coco_captioning'
+    write_coco(base)
+    (base / 'train2014_vgg16_fc7_pca.h5').unlink()
+    (base / 'train2014_vgg16_fc7_pca.h5').mkdir()
+    with pytest.raises(DataUnavailableError, match='train2014_vgg16_fc7_pca.h5 is a folder'):
+        load_coco_data(base)
+    assert coco_utils.dataset_problem(base)[0] == 'damaged'
+
+
+BUILD_MNIST_CAPTIONING = coco_utils.build_mnist_captioning     # before any test replaces it
+
+
+def small_standin(folder):
+    return BUILD_MNIST_CAPTIONING(folder, mnist=fake_mnist(), num_train=20, num_val=10, feature_dim=9)
+
+
+@pytest.mark.parametrize('damage', ['truncated h5', 'empty png', 'missing file', 'old format'])
+def test_a_damaged_generated_standin_is_rebuilt(tmp_path, monkeypatch, capsys, damage):
+    standin = small_standin(tmp_path / 'standin')
+    if damage == 'truncated h5':
+        truncate(standin / 'coco2014_captions.h5')
+    elif damage == 'empty png':
+        (standin / 'images' / 'val2014_000003.png').write_bytes(b'')
+    elif damage == 'missing file':
+        (standin / 'val2014_urls.txt').unlink()
+    else:
+        (standin / coco_utils.SOURCE_FILE).write_text('format version 0\n')
+    use_small_standin(monkeypatch)
+    assert coco_utils.prepare_coco_data(tmp_path / 'coco', standin) == standin
+    assert 'rebuilt now' in capsys.readouterr().out
+    assert load_coco_data(standin)['train_captions'].shape == (20, 17)
+    assert coco_utils._standin_problem(standin) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['standin']        # no temporary folder left
+
+
+def test_a_standin_folder_holding_user_files_is_never_replaced(tmp_path, monkeypatch):
+    standin = small_standin(tmp_path / 'standin')
+    (standin / coco_utils.SOURCE_FILE).write_text('format version 0\n')    # outdated: would be rebuilt...
+    (standin / 'my_notes.txt').write_text('mine')                          # ...but it holds a user's file
+    use_small_standin(monkeypatch)
+    with pytest.raises(DataUnavailableError, match=r'my_notes.txt(.|\n)*not replaced'):
+        coco_utils.prepare_coco_data(tmp_path / 'coco', standin)
+    assert (standin / 'my_notes.txt').read_text() == 'mine'
+    with pytest.raises(DataUnavailableError, match='not replaced'):
+        small_standin(tmp_path)                                             # any folder that is not a stand-in
+
+
+def test_generated_folders_get_the_usual_permissions(tmp_path, monkeypatch):
+    umask = os.umask(0)
+    os.umask(umask)
+    standin = small_standin(tmp_path / 'standin')
+    assert stat.S_IMODE(standin.stat().st_mode) == 0o777 & ~umask          # not mkdtemp's 0700
+    assert stat.S_IMODE((standin / 'images').stat().st_mode) == 0o777 & ~umask
+    zip_path = coco_zip(tmp_path, top_level=True)                           # files at the zip's top level
+    monkeypatch.setattr(data_utils, 'fetch_file', lambda *a, **k: zip_path)
+    base = tmp_path / 'data' / 'coco_captioning'
+    assert coco_utils.prepare_coco_data(base, standin) == base
+    assert stat.S_IMODE(base.stat().st_mode) == 0o777 & ~umask
+
+
+def coco_zip(tmp_path, top_level=False):
+    """data/coco_captioning.zip holding a tiny dataset (in a coco_captioning/ folder unless top_level)."""
+    source = tmp_path / 'zip_source'
+    write_coco(source)
+    zip_path = tmp_path / 'data' / 'coco_captioning.zip'
+    zip_path.parent.mkdir(exist_ok=True)
+    with zipfile.ZipFile(zip_path, 'w') as archive:
+        for file in source.iterdir():
+            archive.write(file, file.name if top_level else f'coco_captioning/{file.name}')
+    return zip_path
+
+
+def test_unzip_into_a_partial_folder_adds_only_what_is_missing(tmp_path, monkeypatch, capsys):
+    zip_path = coco_zip(tmp_path)
+    base = tmp_path / 'data' / 'coco_captioning'
+    base.mkdir()
+    (base / 'my_notes.txt').write_text('mine')
+    (base / 'coco2014_vocab.json').write_text(json.dumps({'idx_to_word': WORDS, 'word_to_idx': {}}))  # user's own
+    monkeypatch.setattr(data_utils, 'fetch_file', lambda *a, **k: zip_path)
+    monkeypatch.setattr(coco_utils, 'build_mnist_captioning', pytest.fail)
+    assert coco_utils.prepare_coco_data(base, tmp_path / 'standin') == base
+    assert (base / 'my_notes.txt').read_text() == 'mine'
+    assert json.loads((base / 'coco2014_vocab.json').read_text())['word_to_idx'] == {}   # left as it was
+    assert 'coco2014_captions.h5' in capsys.readouterr().out
+    assert load_coco_data(base)['train_captions'].shape == (12, 5)
+    assert sorted(p.name for p in base.parent.iterdir()) == ['coco_captioning', 'coco_captioning.zip']
+
+
+def test_a_truncated_zip_is_named_with_its_fix(tmp_path, monkeypatch, capsys):
+    zip_path = coco_zip(tmp_path)
+    truncate(zip_path)
+    monkeypatch.setattr(data_utils, 'fetch_file', lambda *a, **k: zip_path)
+    use_small_standin(monkeypatch)
+    standin = tmp_path / 'standin'
+    assert coco_utils.prepare_coco_data(tmp_path / 'data' / 'coco_captioning', standin) == standin
+    out = capsys.readouterr().out.replace('\n!! ', ' ')
+    assert 'Could not unzip' in out and 'coco_captioning.zip' in out and 'delete it and run `make data`' in out
+    assert zip_path.exists()
+
+
+def test_read_only_data_folder_is_a_clear_message(tmp_path, monkeypatch, capsys):
+    from test_data_utils import read_only
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'data').mkdir()
+    use_small_standin(monkeypatch)
+    read_only(monkeypatch, tmp_path / 'data')
+    with pytest.raises(DataUnavailableError, match=r'Permission denied(.|\n)*chmod u\+w data'):
+        coco_utils.prepare_coco_data()
+    assert coco_utils.main() == 1                          # the COCO step of `make data`: a message, no traceback
+    err = capsys.readouterr().err
+    assert 'chmod u+w data' in err and 'Traceback' not in err
+    assert list((tmp_path / 'data').iterdir()) == []
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in Path(folder).rglob('*') if p.is_file()}
+
+
+@pytest.mark.parametrize('path', ['real data present', 'offline default', 'damaged files', 'partial COCO + zip'])
+def test_make_data_never_removes_user_files(tmp_path, monkeypatch, path):
+    """`make data` (MNIST, then COCO) on every path leaves every file a user put in data/ as it was (damaged
+    ones included); only the generated offline defaults are rebuilt."""
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / 'data'
+    data.mkdir()
+    (data / 'my_notes.txt').write_text('mine')
+    coco = data / 'coco_captioning'
+    coco.mkdir()
+    (coco / 'my_features.npy').write_bytes(b'user bytes')
+    standin = data / 'coco_captioning_mnist'
+    mnist_hash = data_utils.MNIST_SHA256
+    monkeypatch.setattr(data_utils, 'build_mnist_subset',
+                        lambda p: data_utils.write_bytes_atomic(p, (tmp_path / 'tiny.npz').read_bytes()))
+    np.savez_compressed(tmp_path / 'tiny.npz', **{k: v for k, v in fake_mnist(300, 60).items() if k != 'source'})
+    use_small_standin(monkeypatch)
+    if path == 'real data present':
+        (data / 'mnist.npz').write_bytes((tmp_path / 'tiny.npz').read_bytes())
+        mnist_hash = data_utils.sha256sum(data / 'mnist.npz')
+        write_coco(coco)
+    elif path == 'damaged files':
+        (data / 'mnist.npz').write_bytes(b'PK\x03\x04 truncated')
+        (data / 'mnist_5k.npz').write_bytes(b'PK\x03\x04 truncated')
+        write_coco(coco)
+        truncate(coco / 'coco2014_captions.h5')
+        small_standin(standin)
+        truncate(standin / 'train2014_vgg16_fc7_pca.h5')
+    elif path == 'partial COCO + zip':
+        coco_zip(tmp_path)
+        write_coco(tmp_path / 'partial')
+        (tmp_path / 'partial' / 'coco2014_vocab.json').replace(coco / 'coco2014_vocab.json')
+        monkeypatch.setenv('HW4_OFFLINE', '0')              # the zip is there: fetch_file returns it (no network)
+    generated = ('mnist_5k.npz', 'coco_captioning_mnist/')       # ours: rebuilt when damaged
+    before = {name: value for name, value in _snapshot(data).items() if not name.startswith(generated)}
+
+    mnist = data_utils.load_mnist_arrays(sha256=mnist_hash)
+    base = coco_utils.prepare_coco_data()
+    load_coco_data(base)
+
+    after = _snapshot(data)
+    assert {name: after.get(name) for name in before} == before       # nothing a user had was changed or removed
+    assert (mnist['source'] == data_utils.MNIST_FULL_SOURCE) == (path == 'real data present')
+    assert (base == coco_utils.COCO_DIR) == (path in ('real data present', 'partial COCO + zip'))
+    assert not [p for p in data.iterdir() if p.name.startswith('.') or p.name.startswith('tmp')]
