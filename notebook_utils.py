@@ -46,8 +46,15 @@ def _locate(module):
 
 
 def savefig(fig, filename, dpi=256):
-    """Save a matplotlib figure in the working directory and print where it went."""
-    fig.savefig(filename, dpi=dpi, bbox_inches="tight")
+    """Save a matplotlib figure (relative to the working directory) and print where it went.
+
+    Written atomically (data_utils.atomic_path): an interrupted save never leaves a truncated image. The
+    format follows the file name's extension (png when it has none)."""
+    from data_utils import atomic_path
+
+    fmt = Path(filename).suffix.lstrip(".").lower() or "png"
+    with atomic_path(filename) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt)
     print(f"saved figure {filename}")
 
 
