@@ -14,6 +14,10 @@ Checks (each failure prints what to fix; the exit status is then 1 and nothing i
    of its .py files: the run header of its first cell prints ``FINGERPRINT <file> <sha256 prefix>`` for the
    modules it used (notebook_utils.header), and every one of those must equal the file's current hash;
 4. ``python autograder.py`` passes (exit 0) on the submitted modules.
+Packing writes submission/ (or --out) and submission.zip (or --zip), each atomically. An existing --out folder is
+replaced only when submit.py created it (its MARKER file lists what it wrote) and nothing was added or edited
+there since; an existing --zip only when it is an earlier submission zip. Anything else is refused before the
+checks run, and nothing is deleted.
 Notes (not failures): notebook imports of repository-only helpers (notebook_utils, data_utils) that the
 course's copy of the notebook would not find.
 """
@@ -255,19 +259,87 @@ def check_autograder(root):
 # ----------------------------------------------------------------------------------------------------
 # packing
 # ----------------------------------------------------------------------------------------------------
+MARKER = ".made-by-submit.json"    # inside out_dir: the files submit.py wrote there, with their sha256
+
+
+class OutputRefused(RuntimeError):
+    """The output folder or zip is not one submit.py wrote: it is never replaced."""
+
+
+def own_folder_problem(out_dir):
+    """None when ``out_dir`` is a folder submit.py wrote and nobody changed since; else why it is not."""
+    from data_utils import display_path, sha256sum
+
+    folder = Path(out_dir)
+    out_dir = display_path(folder)
+    if folder.is_symlink() or not folder.is_dir():
+        return f"{out_dir} exists and is not a folder"
+    try:
+        written = json.loads((folder / MARKER).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return (f"{out_dir} exists and was not created by submit.py (it has no readable {MARKER}); submit.py only "
+                f"replaces a folder it created itself")
+    foreign = sorted(p.name for p in folder.iterdir() if p.name != MARKER and p.name not in written)
+    if foreign:
+        return f"{out_dir} holds files submit.py did not write there ({', '.join(foreign)})"
+    changed = sorted(name for name, digest in written.items()
+                     if not (folder / name).is_file() or sha256sum(folder / name) != digest)
+    if changed:
+        return (f"{out_dir} was changed after submit.py wrote it ({', '.join(changed)} edited or removed); copy any "
+                f"edits you want to keep into the repository's own files")
+    return None
+
+
+def output_problems(root, out_dir, zip_path):
+    """Why packing into ``out_dir`` and ``zip_path`` would replace something submit.py did not write (a list)."""
+    from data_utils import display_path
+
+    root, out_dir, zip_path = Path(root).resolve(), Path(out_dir).resolve(), Path(zip_path).resolve()
+    problems = []
+    if out_dir == root or out_dir in root.parents:
+        problems.append(f"--out {display_path(out_dir)} is the repository or a folder holding it: choose a new "
+                        f"folder")
+    elif out_dir.exists() or out_dir.is_symlink():
+        problem = own_folder_problem(out_dir)
+        if problem:
+            problems.append(f"{problem}: choose another --out, or move that folder away yourself")
+    if out_dir in zip_path.parents:
+        problems.append(f"--zip {display_path(zip_path)} is inside --out {display_path(out_dir)}: put the zip "
+                        f"outside the folder")
+    elif zip_path.exists() or zip_path.is_symlink():
+        try:
+            with zipfile.ZipFile(zip_path) as archive:
+                names = set(archive.namelist())
+        except (OSError, zipfile.BadZipFile):
+            names = set()
+        if not names or not names <= set(FILES):
+            problems.append(f"{display_path(zip_path)} exists and is not a submission zip written by submit.py: "
+                            f"choose another "
+                            f"--zip, or move that file away yourself")
+    return problems
+
+
 def pack(root, out_dir, zip_path):
-    """Copy FILES from root into a fresh out_dir and write zip_path with the files at its top level."""
+    """Copy FILES from root into out_dir and write zip_path with the files at its top level.
+
+    out_dir is created, or replaced only when submit.py wrote it (MARKER inside, nothing added or edited since);
+    zip_path is written only when absent or an earlier submission zip. Otherwise OutputRefused, and nothing
+    is written. Both are written atomically (a temporary name, then a rename)."""
+    import data_utils
+
     out_dir, zip_path = Path(out_dir), Path(zip_path)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    for name in FILES:
-        shutil.copy2(Path(root) / name, out_dir / name)
-    tmp_zip = zip_path.with_suffix(".zip.tmp")
-    with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    problems = output_problems(root, out_dir, zip_path)
+    if problems:
+        raise OutputRefused("; ".join(problems))
+    with data_utils.atomic_dir(out_dir, replaceable=lambda path: own_folder_problem(path) is None) as tmp:
         for name in FILES:
-            archive.write(out_dir / name, arcname=name)
-    tmp_zip.replace(zip_path)
+            shutil.copy2(Path(root) / name, tmp / name)
+        (tmp / MARKER).write_text(json.dumps({"written_by": "submit.py (make submit)",
+                                              "files": {name: data_utils.sha256sum(tmp / name) for name in FILES}}, indent=1))
+    with data_utils.atomic_path(zip_path) as tmp_zip:
+        with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name in FILES:
+                archive.write(out_dir / name, arcname=name)
     return zip_path
 
 
@@ -304,6 +376,14 @@ def main(argv=None):
     parser.add_argument("--zip", default=None, help="zip file (default: ROOT/submission.zip)")
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
+    out_dir = Path(args.out) if args.out else root / "submission"
+    zip_path = Path(args.zip) if args.zip else root / "submission.zip"
+    refused = [] if args.check else output_problems(root, out_dir, zip_path)
+    if refused:
+        for problem in refused:
+            print(f"refused: {problem}")
+        print("Nothing was checked or packed: submit.py never replaces a folder or file it did not create.")
+        return 1
     problems, notes = run_checks(root)
     for note in notes:
         print(f"note: {note}")
@@ -313,8 +393,11 @@ def main(argv=None):
     if args.check:
         print("\nall checks passed (--check: nothing packed)")
         return 0
-    out_dir = Path(args.out) if args.out else root / "submission"
-    zip_path = pack(root, out_dir, Path(args.zip) if args.zip else root / "submission.zip")
+    try:
+        zip_path = pack(root, out_dir, zip_path)
+    except OutputRefused as exc:
+        print(f"refused: {exc}\nNothing was packed.")
+        return 1
     size = zip_path.stat().st_size
     print(f"\nall checks passed: {out_dir}/ and {zip_path} ({len(FILES)} files, {size / 1024:.0f} KiB) are ready to "
           f"upload to autograder.io (the writeup goes to Gradescope: make writeup)")

@@ -1,4 +1,5 @@
 """submit.py (`make submit`): each check catches what it should, packing is exact, and the committed files pass."""
+import re
 import zipfile
 from pathlib import Path
 
@@ -137,15 +138,71 @@ def test_imports_only_see_the_submission_and_course_helpers(fake_root):
 # ----------------------------------------------------------------------------------------------------
 # packing and the command
 # ----------------------------------------------------------------------------------------------------
-def test_pack_writes_exactly_the_submission(fake_root, tmp_path):
-    (fake_root / "submission").mkdir()
-    (fake_root / "submission" / "stale.txt").write_text("old")
+def test_pack_writes_exactly_the_submission(fake_root):
     zip_path = submit.pack(fake_root, fake_root / "submission", fake_root / "submission.zip")
-    assert sorted(p.name for p in (fake_root / "submission").iterdir()) == sorted(submit.FILES)
+    assert sorted(p.name for p in (fake_root / "submission").iterdir()) == sorted([*submit.FILES, submit.MARKER])
     with zipfile.ZipFile(zip_path) as archive:
-        assert sorted(archive.namelist()) == sorted(submit.FILES)
+        assert sorted(archive.namelist()) == sorted(submit.FILES)          # the marker is not submitted
         for name in submit.FILES:
             assert archive.read(name) == (fake_root / name).read_bytes()
+    (fake_root / "cnn.py").write_text("VALUE = 'second version'\n")
+    submit.pack(fake_root, fake_root / "submission", fake_root / "submission.zip")     # its own folder: replaced
+    assert (fake_root / "submission" / "cnn.py").read_text() == "VALUE = 'second version'\n"
+    with zipfile.ZipFile(zip_path) as archive:
+        assert archive.read("cnn.py") == b"VALUE = 'second version'\n"
+    assert [p.name for p in fake_root.iterdir() if p.name.startswith(".")] == []     # no temporary left
+
+
+@pytest.mark.parametrize("packed_first, prepare, expected", [
+    (False, lambda out: out.mkdir() or (out / "thesis.tex").write_text("mine"), "was not created by submit.py"),
+    (True, lambda out: (out / "thesis.tex").write_text("mine"), "holds files submit.py did not write there (thesis.tex)"),
+    (True, lambda out: (out / "cnn.py").write_text("# edited in submission/"), "was changed after submit.py wrote it"),
+    (True, lambda out: (out / submit.MARKER).write_text("{"), "was not created by submit.py"),
+])
+def test_out_is_replaced_only_when_submit_made_it(fake_root, monkeypatch, capsys, packed_first, prepare, expected):
+    out = fake_root / "elsewhere"
+    if packed_first:
+        submit.pack(fake_root, out, fake_root / "submission.zip")
+    prepare(out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(submit.OutputRefused, match=re.escape(expected)):
+        submit.pack(fake_root, out, fake_root / "other.zip")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before and not (fake_root / "other.zip").exists()
+
+    monkeypatch.setattr(submit, "run_checks", lambda *a, **k: pytest.fail("checks must not run when refused"))
+    assert submit.main(["--root", str(fake_root), "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "refused:" in printed and expected in printed and "Nothing was checked or packed" in printed
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_out_never_the_checkout_and_zip_never_a_foreign_file(fake_root, monkeypatch):
+    (fake_root / ".git").mkdir()
+    (fake_root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    for out in (fake_root, fake_root.parent):
+        with pytest.raises(submit.OutputRefused, match="is the repository or a folder holding it"):
+            submit.pack(fake_root, out, fake_root / "submission.zip")
+    (fake_root / "notes.zip").write_bytes(b"not a zip at all")
+    with pytest.raises(submit.OutputRefused, match="notes.zip exists and is not a submission zip"):
+        submit.pack(fake_root, fake_root / "submission", fake_root / "notes.zip")
+    with pytest.raises(submit.OutputRefused, match="is inside --out"):
+        submit.pack(fake_root, fake_root / "submission", fake_root / "submission" / "x.zip")
+    assert (fake_root / ".git" / "HEAD").exists() and (fake_root / "notes.zip").read_bytes() == b"not a zip at all"
+    assert not (fake_root / "submission").exists()
+
+
+def test_zip_written_atomically(fake_root, monkeypatch):
+    from test_data_utils import disk_full
+
+    zip_path = submit.pack(fake_root, fake_root / "submission", fake_root / "submission.zip")
+    previous = zip_path.read_bytes()
+    (fake_root / "svm.py").write_text("VALUE = 'new'\n" * 200)
+    disk_full(monkeypatch, fake_root, room=200)
+    with pytest.raises(OSError, match="No space left"):
+        submit.pack(fake_root, fake_root / "submission", zip_path)
+    monkeypatch.undo()
+    assert zip_path.read_bytes() == previous
+    assert sorted(p.name for p in fake_root.iterdir() if "tmp" in p.name or p.name.startswith(".")) == []
 
 
 def test_main_packs_only_when_every_check_passes(fake_root, monkeypatch, capsys):
