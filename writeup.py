@@ -11,7 +11,8 @@ its numbers came from (real data or the offline default), as its notebook report
 when a notebook's outputs are older than its modules (the FINGERPRINT check of `make submit`).
 
 Exit status 0 when every required piece was found; 1 otherwise (writeup.md is still written, with a
-"MISSING" line where a piece is absent, and the missing pieces are listed on stderr with the fix).
+"MISSING" line where a piece is absent, and the missing pieces are listed on stderr with the fix; a notebook
+that cannot be read is named with the fix). writeup.md and each file of writeup_files/ are written atomically.
 """
 import argparse
 import base64
@@ -22,6 +23,7 @@ from pathlib import Path
 import nbformat
 
 import submit
+from data_utils import write_bytes_atomic, write_text_atomic
 
 ROOT = Path(__file__).resolve().parent
 NOTEBOOKS = ("cnn.ipynb", "rnn.ipynb", "transfer_learning.ipynb", "svm.ipynb")
@@ -40,7 +42,15 @@ class Notebook:
     def __init__(self, root, name):
         self.root, self.name = Path(root), name
         self.path = self.root / name
-        self.nb = nbformat.read(self.path, as_version=4) if self.path.exists() else None
+        self.nb, self.error = None, None
+        if self.path.exists():
+            try:
+                self.nb = nbformat.read(self.path, as_version=4)
+            except Exception as exc:  # truncated or invalid JSON, a folder, not a notebook
+                self.error = (f"{name} cannot be read ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); it is damaged or truncated: "
+                              f"restore it (`git checkout -- {name}`) and run it again "
+                              f"(.venv/bin/python run_notebooks.py {name}), then `make writeup`")
         self.cells = [c for c in self.nb.cells if c.cell_type == "code"] if self.nb else []
 
     @property
@@ -95,18 +105,19 @@ class Notebook:
 
 
 def inline_images(cells, out_dir, stem):
-    """Write the PNG outputs of ``cells`` to out_dir/stem_K.png (replacing earlier ones); return their paths."""
-    for old in out_dir.glob(f"{stem}_*.png"):
-        old.unlink()
+    """Write the PNG outputs of ``cells`` to out_dir/stem_K.png, each atomically, then remove the earlier
+    stem_K.png files (ours) beyond the new count; return the new paths."""
     paths = []
     for cell in cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if "image/png" in data:
-                out_dir.mkdir(parents=True, exist_ok=True)
                 path = out_dir / f"{stem}_{len(paths) + 1}.png"
-                path.write_bytes(base64.b64decode(data["image/png"]))
+                write_bytes_atomic(path, base64.b64decode(data["image/png"]))
                 paths.append(path)
+    for old in out_dir.glob(f"{stem}_*.png"):
+        if re.fullmatch(rf"{re.escape(stem)}_\d+\.png", old.name) and old not in paths:
+            old.unlink()
     return paths
 
 
@@ -346,6 +357,11 @@ class Writeup:
                 self.add(text)
             else:
                 self.add(f"**Test accuracy, {which}:**", code_block(text))
+        for line in nb.all_stdout().splitlines():       # fits where cvxopt stopped early (circles / sigmoid)
+            if "did not reach 'optimal'" in line:
+                self.add(f"*Note:* {line.strip()}. The sigmoid Gram matrix is indefinite there, so the QP is not "
+                         "convex; svm.ipynb shows where cvxopt stopped and what `CVXOPTSVC(solver='structured')` "
+                         "finds instead.")
         figures = [n for n in nb.saved_figures() if n.startswith("svm")]
         cvxopt_figures = [n for n in figures if "cvxopt" in n.lower()]
         if not cvxopt_figures:
@@ -363,6 +379,10 @@ class Writeup:
                  "`make run` and then `make writeup` after changing any code; do not edit by hand. The autograded "
                  "parts are the `.py` files (check them with `python autograder.py`; pack them with "
                  "`make submit`).*")
+        for name in NOTEBOOKS:
+            error = Notebook(self.root, name).error
+            if error:
+                self.need(f"{name} is unreadable", error)
         for question in (self.q1, self.q2, self.q3, self.q4):
             question()
         return "\n".join(self.lines).rstrip() + "\n"
@@ -384,7 +404,7 @@ def main(argv=None):
     out = Path(args.out) if args.out else root / "writeup.md"
     writeup = Writeup(root, out)
     text = writeup.build()
-    out.write_text(text)
+    write_text_atomic(out, text)
     print(f"wrote {out} ({len(text.splitlines())} lines)")
     if writeup.missing:
         print(f"\n{len(writeup.missing)} piece(s) missing (marked MISSING in {out.name}):", file=sys.stderr)

@@ -186,3 +186,32 @@ def test_repository_writeup_is_complete(tmp_path):
     text = out.read_text()
     assert code == 0, "\n".join(line for line in text.splitlines() if "MISSING" in line)
     assert "Warning" not in text, "\n".join(line for line in text.splitlines() if "Warning" in line)
+
+
+def test_a_truncated_notebook_is_named_with_its_fix(fake_root, capsys):
+    path = fake_root / "rnn.ipynb"
+    path.write_bytes(path.read_bytes()[:200])
+    code, text = build(fake_root)
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "rnn.ipynb is unreadable" in err and "git checkout -- rnn.ipynb" in err
+    assert "run_notebooks.py rnn.ipynb" in err
+    assert "**MISSING: rnn.ipynb is unreadable.**" in text
+    assert "**Test accuracy: 0.9731" in text                      # the other questions are still written
+
+
+@pytest.mark.parametrize("names", ["*rnn_samples_*.png", "*writeup*.md"])
+def test_writeup_and_its_figures_are_written_atomically(fake_root, monkeypatch, names):
+    from test_data_utils import disk_full, leftovers
+
+    code, first = build(fake_root)
+    assert code == 0
+    image = fake_root / "writeup_files" / "rnn_samples_1.png"
+    previous_image = image.read_bytes()
+    (fake_root / "rnn.ipynb").write_text((fake_root / "rnn.ipynb").read_text().replace("one three", "one four"))
+    disk_full(monkeypatch, fake_root, room=100, names=names)
+    with pytest.raises(OSError, match="No space left"):
+        writeup.main(["--root", str(fake_root)])
+    monkeypatch.undo()
+    assert (fake_root / "writeup.md").read_text() == first and image.read_bytes() == previous_image
+    assert leftovers(fake_root) == [] and leftovers(fake_root / "writeup_files") == []
