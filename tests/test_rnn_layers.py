@@ -77,7 +77,6 @@ def test_rnn_step_numerical_gradients():
         assert rel_error(a, n) < 1e-7, name
 
 
-@pytest.mark.course
 def test_rnn_step_cache_does_not_alias_next_h():
     rng = np.random.default_rng(1)
     x, prev_h, Wx, Wh, b = step_inputs(2, 3, 4, rng)
@@ -182,7 +181,6 @@ def test_rnn_forward_is_the_step_applied_in_sequence():
         np.testing.assert_allclose(h[t], prev, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.course
 def test_rnn_cache_does_not_alias_h():
     rng = np.random.default_rng(5)
     h, cache = rnn_forward(*seq_inputs(2, 3, 4, 5, rng))
