@@ -359,9 +359,9 @@ class Writeup:
                 self.add(f"**Test accuracy, {which}:**", code_block(text))
         for line in nb.all_stdout().splitlines():       # fits where cvxopt stopped early (circles / sigmoid)
             if "did not reach 'optimal'" in line:
-                self.add(f"*Note:* {line.strip()}. The sigmoid Gram matrix is indefinite there, so the QP is not "
-                         "convex; svm.ipynb shows where cvxopt stopped and what `CVXOPTSVC(solver='structured')` "
-                         "finds instead.")
+                self.add(f"*Note:* {line.strip().replace(' (see below)', '')}. The sigmoid Gram matrix is indefinite "
+                         "there, so the QP is not convex; svm.ipynb shows where cvxopt stopped and what "
+                         "`CVXOPTSVC(solver='structured')` finds instead.")
         figures = [n for n in nb.saved_figures() if n.startswith("svm")]
         cvxopt_figures = [n for n in figures if "cvxopt" in n.lower()]
         if not cvxopt_figures:
