@@ -1,14 +1,11 @@
-"""Tests for transfer_learning.py on tiny generated ImageFolders (32x32), weights=None, num_workers=0."""
+"""Tests for transfer_learning.py (train_model, finetune, freeze, visualize_model, load_resnet18) and the loaders of
+transfer_data.py, on tiny generated ImageFolders (32x32), weights=None, num_workers=0."""
 import copy
-import hashlib
-import io
 import os
 import re
 import shutil
 import subprocess
 import sys
-import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +15,11 @@ import torchvision
 from PIL import Image
 from torch import nn
 
-import data_utils
+import plots
+import transfer_data as td
 import transfer_learning as tl
 
 CLASSES = ("blue", "red")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One PyTorch thread: on 2 shared vCPUs a second thread makes these tiny batches several times slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _write_images(folder, color_channel, count, rng, size=32):
@@ -55,7 +44,7 @@ def tiny_folder(tmp_path_factory):
 @pytest.fixture
 def loaders(tiny_folder):
     torch.manual_seed(0)
-    return tl.make_dataloaders(tiny_folder, image_size=32, batch_size=4, num_workers=0)
+    return td.make_dataloaders(tiny_folder, image_size=32, batch_size=4, num_workers=0)
 
 
 def _spy_on_train_model(monkeypatch):
@@ -327,7 +316,7 @@ def test_visualize_model_true_labels_match_the_images(loaders):
     dataloaders, _, class_names = loaders
     model = _colour_model()
     images, captions = tl.visualize_model("cpu", dataloaders, model, class_names, num_images=6)
-    pixels = tl.denormalize(images)  # (6, 32, 32, 3); red images have a larger red than blue mean
+    pixels = plots.denormalize(images)  # (6, 32, 32, 3); red images have a larger red than blue mean
     for picture, caption in zip(pixels, captions):
         colour = "red" if picture[..., 0].mean() > picture[..., 2].mean() else "blue"
         assert caption.startswith(colour + "\n")
@@ -354,15 +343,15 @@ def test_dataloaders_shapes_sizes_and_normalization(loaders):
     image = Image.open(sorted((Path(dataloaders["val"].dataset.root) / "red").glob("*.png"))[0])
     expected = (torchvision.transforms.functional.to_tensor(
         torchvision.transforms.functional.center_crop(torchvision.transforms.functional.resize(image, 37), 32))
-        - torch.tensor(tl.IMAGENET_MEAN)[:, None, None]) / torch.tensor(tl.IMAGENET_STD)[:, None, None]
-    assert torch.allclose(tl.data_transforms(32)["val"](image), expected, atol=1e-6)
-    assert np.allclose(tl.denormalize(expected), np.asarray(
+        - torch.tensor(td.IMAGENET_MEAN)[:, None, None]) / torch.tensor(td.IMAGENET_STD)[:, None, None]
+    assert torch.allclose(td.data_transforms(32)["val"](image), expected, atol=1e-6)
+    assert np.allclose(plots.denormalize(expected), np.asarray(
         torchvision.transforms.functional.center_crop(torchvision.transforms.functional.resize(image, 37), 32))
         / 255.0, atol=1e-6)
 
 
 def test_max_per_class_subset_is_balanced(tiny_folder):
-    dataloaders, sizes, _ = tl.make_dataloaders(tiny_folder, image_size=32, num_workers=0, max_per_class=2)
+    dataloaders, sizes, _ = td.make_dataloaders(tiny_folder, image_size=32, num_workers=0, max_per_class=2)
     assert sizes == {"train": 4, "val": 4}
     labels = torch.cat([y for _, y in dataloaders["train"]])
     assert sorted(labels.tolist()) == [0, 0, 1, 1]
@@ -370,220 +359,98 @@ def test_max_per_class_subset_is_balanced(tiny_folder):
 
 def test_default_num_workers_is_zero_off_linux(monkeypatch):
     for platform in ("darwin", "win32"):
-        monkeypatch.setattr(tl.sys, "platform", platform)
-        assert tl.default_num_workers() == 0
-    monkeypatch.setattr(tl.sys, "platform", "linux")
-    monkeypatch.setattr(tl.os, "cpu_count", lambda: 2)
-    assert tl.default_num_workers() == 0
-
-
-# -------------------------------------------------------------------------------------- data preparation
-
-
-def _fake_mnist(seed=0):
-    """MNIST-shaped arrays with distinct random images (so each saved PNG can be traced to its source)."""
-    rng = np.random.default_rng(seed)
-    return {"x_train": rng.integers(0, 256, size=(1500, 28, 28), dtype=np.uint8),
-            "y_train": np.repeat(np.arange(10), 150).astype(np.int64),
-            "x_test": rng.integers(0, 256, size=(1000, 28, 28), dtype=np.uint8),
-            "y_test": np.repeat(np.arange(10), 100).astype(np.int64), "source": "fake MNIST"}
-
-
-def test_standin_layout_sizes_and_content(tmp_path):
-    arrays = _fake_mnist()
-    sizes = {"train": (23, 21), "val": (70, 83)}
-    data_dir = tl.build_standin(tmp_path, arrays=arrays, sizes=sizes)
-    assert data_dir == tmp_path / "hymenoptera_standin"
-    for split, mnist_split in (("train", "train"), ("val", "test")):
-        folder = torchvision.datasets.ImageFolder(data_dir / split)
-        assert folder.classes == ["digit_3", "digit_8"]
-        counts = np.bincount(folder.targets, minlength=2)
-        assert tuple(counts) == sizes[split]
-        sources = {arr.tobytes(): int(label) for arr, label in
-                   zip(arrays[f"x_{mnist_split}"], arrays[f"y_{mnist_split}"])}
-        seen = set()
-        for path, label in folder.samples:
-            pixels = np.asarray(Image.open(path))
-            assert pixels.shape == (28, 28, 3) and pixels.dtype == np.uint8
-            assert (pixels == pixels[..., :1]).all()  # grey digit copied to RGB
-            digit = sources[pixels[..., 0].tobytes()]  # KeyError if not a real image of this MNIST split
-            assert digit == (3, 8)[label]
-            seen.add(pixels.tobytes())
-        assert len(seen) == len(folder)  # no image twice
-    assert "STAND-IN" in tl._read_standin_marker(data_dir)["description"]
-
-
-def test_standin_default_sizes_match_hymenoptera_and_builds_are_reproducible(tmp_path):
-    first = tl.build_standin(tmp_path / "a", arrays=_fake_mnist())
-    second = tl.build_standin(tmp_path / "b", arrays=_fake_mnist())
-    assert len(torchvision.datasets.ImageFolder(first / "train")) == 244
-    assert len(torchvision.datasets.ImageFolder(first / "val")) == 153
-
-    def digest(folder):
-        return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(folder.rglob("*.png"))}
-
-    assert digest(first) == digest(second)
-    # A complete stand-in is reused without reading MNIST again.
-    assert tl.build_standin(tmp_path / "a", arrays={"unused": None}) == first
-
-
-def test_standin_rejects_too_few_images_and_bad_arguments(tmp_path):
-    with pytest.raises(data_utils.DataUnavailableError, match="only 150 images of digit 3"):
-        tl.build_standin(tmp_path, arrays=_fake_mnist(), sizes={"train": (151, 5), "val": (5, 5)})
-    assert not (tmp_path / "hymenoptera_standin").exists()
-    assert not list(tmp_path.glob(".standin_build_*"))  # no half-built folder left behind
-    with pytest.raises(ValueError, match="digits"):
-        tl.build_standin(tmp_path, arrays=_fake_mnist(), digits=(3, 3))
-
-
-def test_prepare_offline_without_zip_builds_the_standin(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(data_utils, "load_mnist_arrays", lambda *a, **k: _fake_mnist())
-    data_dir, source = tl.prepare_hymenoptera_data(tmp_path)
-    assert data_dir == tmp_path / "hymenoptera_standin" and "STAND-IN" in source
-    out = capsys.readouterr().out
-    assert tl.HYMENOPTERA_URL in out and "OFFLINE STAND-IN" in out
-
-
-def test_prepare_missing_data_names_url_and_destination(tmp_path):
-    with pytest.raises(data_utils.DataUnavailableError) as info:
-        tl.prepare_hymenoptera_data(tmp_path, allow_standin=False)
-    message = str(info.value)
-    assert tl.HYMENOPTERA_URL in message
-    assert str((tmp_path / "hymenoptera_data.zip").resolve()) in message
-    assert "hymenoptera_data" in message and not (tmp_path / "hymenoptera_standin").exists()
-
-
-def _zip_bytes(members):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def _png_bytes(colour):
-    buffer = io.BytesIO()
-    Image.new("RGB", (16, 12), colour).save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
-def _fake_hymenoptera_zip():
-    return _zip_bytes({f"hymenoptera_data/{split}/{cls}/{i}.jpg": _png_bytes((40 * i, 90, 200))
-                       for split in ("train", "val") for cls in ("ants", "bees") for i in range(2)})
-
-
-def test_wrong_hash_zip_is_rejected(tmp_path, monkeypatch, capsys):
-    (tmp_path / "hymenoptera_data.zip").write_bytes(_fake_hymenoptera_zip())
-    with pytest.raises(data_utils.DataUnavailableError, match="sha256"):
-        tl.prepare_hymenoptera_data(tmp_path, allow_standin=False)
-    assert not (tmp_path / "hymenoptera_data").exists()
-    monkeypatch.setattr(data_utils, "load_mnist_arrays", lambda *a, **k: _fake_mnist())
-    data_dir, source = tl.prepare_hymenoptera_data(tmp_path)
-    assert data_dir.name == "hymenoptera_standin" and not (tmp_path / "hymenoptera_data").exists()
-    assert "not used" in capsys.readouterr().out
-
-
-def test_verified_zip_is_unpacked_and_then_reused(tmp_path, monkeypatch):
-    payload = _fake_hymenoptera_zip()
-    (tmp_path / "hymenoptera_data.zip").write_bytes(payload)
-    monkeypatch.setattr(tl, "HYMENOPTERA_SHA256", hashlib.sha256(payload).hexdigest())
-    data_dir, source = tl.prepare_hymenoptera_data(tmp_path, allow_standin=False)
-    assert data_dir == tmp_path / "hymenoptera_data" and source == tl.REAL_SOURCE
-    dataloaders, sizes, class_names = tl.make_dataloaders(data_dir, image_size=32, num_workers=0)
-    assert class_names == ["ants", "bees"] and sizes == {"train": 4, "val": 4}
-    (tmp_path / "hymenoptera_data.zip").unlink()  # the unpacked folder is enough from now on
-    assert tl.prepare_hymenoptera_data(tmp_path, allow_standin=False)[0] == data_dir
-    assert not list(tmp_path.glob(".hymenoptera_unzip_*"))
-
-
-def test_zip_with_unsafe_paths_is_not_extracted(tmp_path, monkeypatch):
-    payload = _zip_bytes({"hymenoptera_data/train/ants/a.jpg": b"x", "../evil.txt": b"x"})
-    (tmp_path / "hymenoptera_data.zip").write_bytes(payload)
-    monkeypatch.setattr(tl, "HYMENOPTERA_SHA256", hashlib.sha256(payload).hexdigest())
-    with pytest.raises(data_utils.DataUnavailableError, match="unsafe"):
-        tl.prepare_hymenoptera_data(tmp_path, allow_standin=False)
-    assert not (tmp_path.parent / "evil.txt").exists()
+        monkeypatch.setattr(td.sys, "platform", platform)
+        assert td.default_num_workers() == 0
+    monkeypatch.setattr(td.sys, "platform", "linux")
+    monkeypatch.setattr(td.os, "cpu_count", lambda: 2)
+    assert td.default_num_workers() == 0
 
 
 # ----------------------------------------------------------------------------------------------- weights
 
 
-@pytest.fixture
-def empty_torch_home(tmp_path, monkeypatch):
+class _RunsCode:
+    """Unpickling this calls os.mkdir(marker): what a crafted checkpoint could do with weights_only=False."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def write_crafted_checkpoint(path, marker):
+    """A checkpoint whose loading with weights_only=False would run code (create the folder ``marker``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"fc.weight": _RunsCode(marker), "fc.bias": torch.zeros(2)}, path)
+
+
+def test_load_resnet18_reads_a_state_dict_file(tmp_path):
+    torch.manual_seed(0)
+    source = torchvision.models.resnet18(weights=None, num_classes=8)
+    torch.save(source.state_dict(), tmp_path / "backbone.pt")
+    model = tl.load_resnet18(tmp_path / "backbone.pt")
+    assert model.fc.out_features == 8 and _changed_keys(source.state_dict(), model.state_dict()) == set()
+    assert tl.load_resnet18(None).fc.out_features == 1000
+    with pytest.raises(ValueError, match="weights must be None"):
+        tl.load_resnet18("imagenet")  # neither a weights name nor a file
+    torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="no 'fc.weight'"):
+        tl.load_resnet18(tmp_path / "other.pt")
+
+
+def test_load_resnet18_reads_imagenet_weights_from_torch_hubs_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    return tmp_path / "torch_home"
-
-
-def test_weights_checkpoint_path_follows_torch_home(empty_torch_home):
-    assert tl.resnet18_checkpoint_path() == empty_torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
-
-
-def test_auto_weights_fall_back_to_none_loudly_offline(empty_torch_home, capsys):
-    with pytest.warns(RuntimeWarning, match="weights=None"):
-        assert tl.resolve_resnet18_weights("auto") is None
-    out = capsys.readouterr().out
-    assert "NOT a transfer-learning result" in out and "resnet18-f37072fd.pth" in out
-
-
-def test_explicit_weights_raise_with_instructions_offline(empty_torch_home):
-    with pytest.raises(data_utils.DataUnavailableError) as info:
-        tl.resolve_resnet18_weights("DEFAULT")
-    assert torchvision.models.ResNet18_Weights.DEFAULT.url in str(info.value)
-    assert str(tl.resnet18_checkpoint_path()) in str(info.value)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert tl.resolve_resnet18_weights(None) is None  # asked for: no warning
-    with pytest.raises(TypeError, match="weights"):
-        tl.resolve_resnet18_weights("imagenet")
-
-
-def test_cached_checkpoint_is_used_offline_and_a_corrupt_one_is_not(empty_torch_home, monkeypatch):
-    path = tl.resnet18_checkpoint_path()
+    torch.manual_seed(0)
+    cached = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "torch_home" / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     path.parent.mkdir(parents=True)
-    path.write_bytes(b"not the official checkpoint")
-    with pytest.raises(data_utils.DataUnavailableError, match="does not start with f37072fd"):
-        tl.resolve_resnet18_weights("DEFAULT")
-    assert path.exists()  # the user's file is reported, not deleted
-    with pytest.warns(RuntimeWarning):
-        assert tl.resolve_resnet18_weights("auto") is None
-    # A file whose hash matches its name is used without any download (HW4_OFFLINE=1 here).
-    monkeypatch.setattr(data_utils, "sha256sum", lambda p: "f37072fd" + "0" * 56)
-    assert tl.resolve_resnet18_weights("auto") is torchvision.models.ResNet18_Weights.DEFAULT
+    torch.save(cached.state_dict(), path)
+    for weights in ("DEFAULT", torchvision.models.ResNet18_Weights.IMAGENET1K_V1):
+        model = tl.load_resnet18(weights)  # HW4_OFFLINE=1 and no network: read from the cache, not downloaded
+        assert _changed_keys(cached.state_dict(), model.state_dict()) == set()
+
+
+def test_load_resnet18_never_runs_code_from_a_checkpoint(tmp_path, monkeypatch):
+    """Issue 10 item 8: checkpoints are read with weights_only=True, from a path and from torch.hub's cache."""
+    marker = tmp_path / "code_ran"
+    write_crafted_checkpoint(tmp_path / "crafted.pt", marker)
+    with pytest.raises(Exception, match="(?i)weights.only"):
+        tl.load_resnet18(tmp_path / "crafted.pt")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    write_crafted_checkpoint(tmp_path / "torch_home" / "hub" / "checkpoints" / "resnet18-f37072fd.pth", marker)
+    with pytest.raises(Exception, match="(?i)weights.only"):
+        tl.load_resnet18("DEFAULT")
+    assert not marker.exists()
 
 
 # ------------------------------------------------------------------------- without the repository helpers
 
 STANDALONE_PROBE = r"""
-import sys, warnings
+import sys
 sys.path.insert(0, ".")
+import torch
 import transfer_learning as tl
-assert tl.data_utils is None, "data_utils must not be importable here"
-for kwargs in ({"allow_standin": True}, {"allow_standin": False}):
-    try:
-        tl.prepare_hymenoptera_data("data", **kwargs)
-    except tl.DataUnavailableError as exc:
-        print("DATA-ERROR", repr(str(exc)))
-open("data/hymenoptera_data.zip", "wb").write(b"not the official zip")
-try:
-    tl.prepare_hymenoptera_data("data", allow_standin=False)
-except tl.DataUnavailableError as exc:
-    print("ZIP-ERROR", repr(str(exc)))
-with warnings.catch_warnings(record=True):
-    print("WEIGHTS", tl.resolve_resnet18_weights("auto"))
+for name in ("transfer_data", "data_utils", "plots", "notebook_utils"):
+    assert name not in sys.modules, name + " was imported"
+torch.manual_seed(0)
+images, labels = torch.randn(8, 3, 32, 32), torch.arange(8) % 2
+loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=4)
+loaders, sizes = {"train": loader, "val": loader}, {"train": 8, "val": 8}
+torch.save(tl.load_resnet18(None).state_dict(), "backbone.pt")
+model = tl.freeze("cpu", loaders, sizes, ["a", "b"], num_epochs=1, weights="backbone.pt")
+model = tl.finetune("cpu", loaders, sizes, ["a", "b"], num_epochs=1, weights=None)
+shown, captions = tl.visualize_model("cpu", loaders, model, ["a", "b"], num_images=2)
+print("STANDALONE OK", tuple(shown.shape), len(captions))
 """
 
 
 def test_module_works_without_the_repository_helpers(tmp_path):
-    """The course receives transfer_learning.py alone: it must import and fail with clear messages."""
+    """The course receives transfer_learning.py alone: it imports and trains beside nothing of ours."""
     shutil.copy(Path(tl.__file__), tmp_path / "transfer_learning.py")
-    (tmp_path / "data").mkdir()
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.update({"HW4_OFFLINE": "1", "TORCH_HOME": str(tmp_path / "torch_home"), "OMP_NUM_THREADS": "1"})
     result = subprocess.run([sys.executable, "-I", "-c", STANDALONE_PROBE], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert out.count("DATA-ERROR") == 2 and tl.HYMENOPTERA_URL in out and "HW4_OFFLINE=1 forbids" in out
-    assert "does not have sha256" in out.split("ZIP-ERROR", 1)[1]
-    assert "WEIGHTS None" in out and "NOT a transfer-learning result" in out
+    assert "STANDALONE OK (2, 3, 32, 32) 2" in result.stdout
