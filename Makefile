@@ -16,8 +16,8 @@ $(STAMP): requirements.txt
 # Each step uses the real data when present or downloadable, else builds its offline default.
 data: $(STAMP)
 	$(PY) data_utils.py
-	$(PY) -c "import coco_utils; coco_utils.prepare_coco_data()"
-	$(PY) -c "import transfer_learning; transfer_learning.prepare_hymenoptera_data()"
+	$(PY) coco_utils.py
+	$(PY) transfer_data.py
 
 run: data
 	$(PY) run_notebooks.py
