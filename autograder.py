@@ -905,8 +905,9 @@ class TestConvNet(ModelCase):
                                    "unflatten to the pool output's shape, pool - relu - conv twice; grads are not cast")
 
     @check("ConvNet.loss", "the course's test: conv names patched, float64 X with the default float32 params",
-           "ConvNet.loss must call the module-level conv_forward / conv_backward (the course patches them), keep "
-           "float64 X as it is (no cast: NumPy promotes to float64) and return the loss as a NumPy scalar")
+           "ConvNet.loss must call the module-level conv_forward / conv_backward (the course patches them), "
+           "flatten the pooled features to (N, -1) itself (the course's fc_forward does not flatten), keep float64 X "
+           "as it is (no cast: NumPy promotes to float64) and return the loss as a NumPy scalar")
     def test_loss_course_setup(self):
         rng = rng_for("convnet course setup")
         shapes, fan_in = convnet_shapes((3, 29, 29), 4, 5, 3, 19, 5)
@@ -929,8 +930,8 @@ class TestConvNet(ModelCase):
                                         f"patched {name} is bypassed", HINT_CONVNET_NAMES, "ConvNet.loss")
 
     @check("ConvNet.loss", "float64 params and a non-square input, beside the reference layers",
-           "conv - relu - 2x2 max pool - conv - relu - 2x2 max pool - flatten - fc - relu - fc - softmax; "
-           "H1 = (H - fs + 1) // 2, H2 = (H1 - fs + 1) // 2")
+           "conv - relu - 2x2 max pool - conv - relu - 2x2 max pool - flatten to (N, -1) (the course's fc_forward "
+           "does not flatten) - fc - relu - fc - softmax; H1 = (H - fs + 1) // 2, H2 = (H1 - fs + 1) // 2")
     def test_loss_float64(self):
         rng = rng_for("convnet float64")
         kwargs = dict(input_dim=(2, 17, 14), num_filters_1=3, num_filters_2=4, filter_size=4, hidden_dim=7,
@@ -1570,7 +1571,7 @@ class TestSvm(GradingCase):
                     lost = sorted(set(support.tolist()) - set(got.tolist()))
                     raise CheckFailure(f"CVXOPTSVC.support_ is wrong for {self.now}: {len(got)} support vectors, "
                                        f"expected the {len(support)} with alpha > 1e-4 (extra {extra[:5]} with alpha "
-                                       f"{[float(alpha_ref[i]) for i in extra[:5]]}, missing {lost[:5]})",
+                                       f"[{', '.join(f'{alpha_ref[i]:.3g}' for i in extra[:5])}], missing {lost[:5]})",
                                        "support_ = np.flatnonzero(alpha > 1e-4): the course's threshold")
             b = ref_fit_bias(X, y_pm, alpha_ref, kp)
             self.assert_close("CVXOPTSVC.b", np.asarray(getattr(model, "b", None), dtype=np.float64), b, atol=1e-5,
@@ -1832,10 +1833,11 @@ def run_child(module, folder, test_ids, scratch, timeout):
     return events, ended, out_path.read_text(errors="replace")
 
 
-def grade_module(report, module, folder, scratch, timeout, only=None):
+def grade_module(report, module, folder, scratch, timeout):
+    """Run every check of ``module`` in children (a fresh one after a child that ended without a verdict)."""
     tests = checks_of(module)
     info = {test_id: (function, title) for test_id, function, title in tests}
-    remaining = [t for t, _, _ in tests if only is None or t in only]
+    remaining = [t for t, _, _ in tests]
     while remaining:
         events, ended, output = run_child(module, folder, remaining, scratch, timeout)
         done = set()
