@@ -611,12 +611,15 @@ def test_svm_py_alone_beside_nothing_but_numpy_and_cvxopt(tmp_path):
 # Bad scale (issue: data scaled by 1e30 gave accuracy 0.5 with only a RuntimeWarning)
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kernel", ["linear", "poly", "rbf"])
+@pytest.mark.filterwarnings("ignore:cvxopt.solvers.qp stopped:UserWarning")    # consequences of the bad scale,
+@pytest.mark.filterwarnings("ignore:no alpha exceeds:RuntimeWarning")          # after the warning that names it
 def test_badly_scaled_data_is_named_with_the_fix(kernel):
     X, y = blobs(60, seed=25)
     with pytest.warns(UserWarning, match=r"badly scaled.*standardize X"):
         svm.CVXOPTSVC(kernel=kernel).fit(1e30 * X, y)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_kernel_overflow_is_a_value_error():
     X, y = blobs(30, seed=26)
     with pytest.raises(ValueError, match=r"badly scaled: the poly Gram matrix of X has inf or NaN entries.*"
