@@ -35,3 +35,33 @@ except ImportError:
 def _seed_numpy():
     np.random.seed(0)
     yield
+
+
+def run_beside(tmp_path, naive_files, repo_files, script):
+    """Copy ``naive_files`` from tests/naive and ``repo_files`` from the repository into ``tmp_path``, run the
+    Python ``script`` there in a fresh interpreter, and return its stdout (assert it exits 0). Used to check that
+    a module works beside other correct implementations of the course's API."""
+    import shutil
+    import subprocess
+
+    for name in naive_files:
+        shutil.copy(ROOT / "tests" / "naive" / name, tmp_path / name)
+    for name in repo_files:
+        shutil.copy(ROOT / name, tmp_path / name)
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def imported_names(path):
+    """{module: set of names} imported by the Python file at ``path`` (``import m`` gives m: None)."""
+    import ast
+
+    names = {}
+    for node in ast.walk(ast.parse(Path(path).read_text())):
+        if isinstance(node, ast.ImportFrom):
+            names.setdefault(node.module, set()).update(a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            names.update({a.name: None for a in node.names})
+    return names

@@ -2,9 +2,6 @@
 course grader's contract (layers called through cnn's module-level names, NumPy-scalar loss, dtypes kept).
 
 Tests marked `course` hold for any correct implementation of the course's API."""
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from unittest import mock
 
@@ -15,6 +12,7 @@ import torch.nn.functional as F
 
 import cnn
 from cnn import ConvNet
+from conftest import imported_names, run_beside
 from gradient_check import eval_numerical_gradient, rel_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,28 +216,14 @@ def test_loss_calls_the_conv_layers_through_module_level_names():
 def test_cnn_imports_only_the_course_api():
     """cnn.py names only documented course functions from other modules (it must work beside any correct
     cnn_layers.py and the course's layers.py)."""
-    import ast
-
     allowed = {"cnn_layers": {"conv_forward", "conv_backward", "max_pool_forward", "max_pool_backward"},
-               "layers": {"fc_forward", "fc_backward", "relu_forward", "relu_backward", "softmax_loss"},
-               "numpy": None}
-    tree = ast.parse((ROOT / "cnn.py").read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            assert node.module in allowed, node.module
-            names = {a.name for a in node.names}
-            assert allowed[node.module] is None or names <= allowed[node.module], (node.module, names)
-        elif isinstance(node, ast.Import):
-            assert {a.name for a in node.names} <= {"numpy"}
+               "layers": {"fc_forward", "fc_backward", "relu_forward", "relu_backward", "softmax_loss"}}
+    for module, names in imported_names(ROOT / "cnn.py").items():
+        assert module == "numpy" or (module in allowed and names <= allowed[module]), (module, names)
 
 
-@pytest.mark.skipif(not (NAIVE / "cnn_layers.py").exists(), reason="tests/naive/cnn_layers.py not written yet")
 def test_cnn_trains_beside_plain_loop_layers(tmp_path):
     """Our cnn.py next to deliberately naive cnn_layers.py and a course-style layers.py: gradient check passes."""
-    for name in ("cnn_layers.py", "layers.py"):
-        shutil.copy(NAIVE / name, tmp_path / name)
-    shutil.copy(ROOT / "cnn.py", tmp_path / "cnn.py")
-    shutil.copy(ROOT / "gradient_check.py", tmp_path / "gradient_check.py")
     script = """
 import numpy as np
 from cnn import ConvNet
@@ -255,6 +239,5 @@ for name, param in model.params.items():
     assert rel_error(num, grads[name]) < 1e-6, (name, rel_error(num, grads[name]))
 print("ok")
 """
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    out = run_beside(tmp_path, ["cnn_layers.py", "layers.py"], ["cnn.py", "gradient_check.py"], script)
+    assert out.strip() == "ok"

@@ -3,10 +3,6 @@ seeded initialization, sampling, the grader's contract (layers called through rn
 NumPy-scalar loss, dtypes kept), bad input, no mutation, overfitting through CaptioningSolver.
 
 Tests marked `course` hold for any correct implementation of the course's API."""
-import ast
-import shutil
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 from unittest import mock
@@ -18,12 +14,12 @@ import torch.nn.functional as F
 
 import rnn
 from captioning_solver import CaptioningSolver
+from conftest import imported_names, run_beside
 from gradient_check import eval_numerical_gradient, rel_error
 from rnn import CaptioningRNN
 from solver import Solver
 
 ROOT = Path(__file__).resolve().parents[1]
-NAIVE = Path(__file__).resolve().parent / 'naive'
 PARAM_SHAPES = {'W_embed': ('V', 'W'), 'W_proj': ('D', 'H'), 'b_proj': ('H',), 'Wx': ('W', 'H'),
                 'Wh': ('H', 'H'), 'b': ('H',), 'W_vocab': ('H', 'V'), 'b_vocab': ('V',)}
 
@@ -315,20 +311,12 @@ def test_rnn_imports_only_the_course_api():
                   'rnn_layers': {'rnn_step_forward', 'rnn_step_backward', 'rnn_forward', 'rnn_backward',
                                  'word_embedding_forward', 'word_embedding_backward', 'temporal_fc_forward',
                                  'temporal_fc_backward', 'temporal_softmax_loss'}}
-    for node in ast.walk(ast.parse((ROOT / 'rnn.py').read_text())):
-        if isinstance(node, ast.ImportFrom):
-            assert node.module in course_api and {a.name for a in node.names} <= course_api[node.module]
-        elif isinstance(node, ast.Import):
-            assert {a.name for a in node.names} <= {'numpy'}
+    for module, names in imported_names(ROOT / 'rnn.py').items():
+        assert module == 'numpy' or (module in course_api and names <= course_api[module]), (module, names)
 
 
-@pytest.mark.skipif(not (NAIVE / 'rnn_layers.py').exists(), reason='tests/naive/rnn_layers.py not written yet')
 def test_rnn_beside_plain_loop_layers(tmp_path):
     """Our rnn.py next to deliberately naive rnn_layers.py and a course-style layers.py: gradients check."""
-    for name in ('rnn_layers.py', 'layers.py'):
-        shutil.copy(NAIVE / name, tmp_path / name)
-    for name in ('rnn.py', 'gradient_check.py'):
-        shutil.copy(ROOT / name, tmp_path / name)
     script = """
 import numpy as np
 from rnn import CaptioningRNN
@@ -347,9 +335,8 @@ sample = model.sample(features, max_length=6)
 assert sample.shape == (2, 6) and sample.dtype == np.int32
 print('ok')
 """
-    result = subprocess.run([sys.executable, '-c', script], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0 and result.stdout.strip() == 'ok', result.stderr
+    out = run_beside(tmp_path, ['rnn_layers.py', 'layers.py'], ['rnn.py', 'gradient_check.py'], script)
+    assert out.strip() == 'ok'
 
 
 # ----------------------------------------------------------------------------------------------
