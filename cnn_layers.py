@@ -239,14 +239,19 @@ def max_pool_forward(x, pool_param):
     - cache: (x, pool_param).
     """
     ph, pw, stride = _pool_settings(x, pool_param)
-    windows = _windows(x, ph, pw, stride, *_pool_shape(x, ph, pw, stride))
-    # An elementwise maximum over the ph*pw window offsets is several times faster than ndarray.max over
-    # two short strided axes.
+    return _window_max(_windows(x, ph, pw, stride, *_pool_shape(x, ph, pw, stride))), (x, pool_param)
+
+
+def _window_max(windows):
+    """(N, C, Ho, Wo) maximum of every window of a (N, C, Ho, Wo, ph, pw) window view.
+
+    An elementwise maximum over the ph*pw window offsets is several times faster than ndarray.max over
+    two short strided axes."""
     out = windows[..., 0, 0].copy()
-    for k in range(ph):
-        for l in range(pw):
+    for k in range(windows.shape[4]):
+        for l in range(windows.shape[5]):
             np.maximum(out, windows[..., k, l], out=out)
-    return out, (x, pool_param)
+    return out
 
 
 def max_pool_backward(dout, cache):
@@ -268,7 +273,7 @@ def max_pool_backward(dout, cache):
     Ho, Wo = _pool_shape(x, ph, pw, stride)
     _check_upstream(dout, x.shape[:2] + (Ho, Wo))
     windows = _windows(x, ph, pw, stride, Ho, Wo)
-    window_max = max_pool_forward(x, pool_param)[0]
+    window_max = _window_max(windows)
     H, W = x.shape[2:]
     overlapping = stride < ph or stride < pw
     covers_every_element = stride == ph and stride == pw and Ho * ph == H and Wo * pw == W

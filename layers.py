@@ -112,10 +112,11 @@ def softmax_loss(x, y):
     if not np.all(np.isfinite(x)):
         raise ValueError("softmax_loss: x holds NaN or infinite scores (diverged training? lower the learning rate)")
     shifted = x - x.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    exp_shifted = np.exp(shifted)
+    normalizers = exp_shifted.sum(axis=1, keepdims=True)
     rows = np.arange(N)
-    loss = -np.sum(log_probs[rows, y]) / N
-    dx = np.exp(log_probs)
+    loss = -np.sum(shifted[rows, y] - np.log(normalizers[:, 0])) / N
+    dx = exp_shifted / normalizers          # softmax probabilities
     dx[rows, y] -= 1
     dx /= N
     return loss, dx

@@ -311,11 +311,12 @@ def temporal_softmax_loss(x, y, mask):
     rows = np.arange(N * T)
     weights = mask.reshape(-1).astype(bool)
     shifted = scores - scores.max(axis=1, keepdims=True)
-    log_normalizers = np.log(np.exp(shifted).sum(axis=1))
-    log_probs_target = shifted[rows, targets] - log_normalizers
+    exp_shifted = np.exp(shifted)
+    normalizers = exp_shifted.sum(axis=1)
+    log_probs_target = shifted[rows, targets] - np.log(normalizers)
     loss = -np.sum(log_probs_target[weights]) / N
 
-    dx = np.exp(shifted - log_normalizers[:, None])      # softmax probabilities
+    dx = exp_shifted / normalizers[:, None]      # softmax probabilities
     dx[rows, targets] -= 1
     dx *= weights[:, None] / N
     return loss, dx.reshape(N, T, V)
