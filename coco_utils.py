@@ -53,10 +53,14 @@ def _feature_file(split, pca_features):
     return f'{split}2014_vgg16_fc7{"_pca" if pca_features else ""}.h5'
 
 
+def _urls_file(split):
+    return f'{split}2014_urls.txt'
+
+
 def required_files(pca_features=True):
     """Names of the files load_coco_data reads from a dataset folder."""
     return (CAPTIONS_FILE, VOCAB_FILE, _feature_file('train', pca_features), _feature_file('val', pca_features),
-            'train2014_urls.txt', 'val2014_urls.txt')
+            _urls_file('train'), _urls_file('val'))
 
 
 def _has_dataset(base_dir):
@@ -64,7 +68,7 @@ def _has_dataset(base_dir):
 
 
 def _missing_data_message(base_dir, what):
-    return (f'{what}\nTo get the data: run `make data` (or `coco_utils.prepare_coco_data()` in Python), which '
+    return (f'{what}\nTo get the data: run {data_utils.MAKE_DATA} (or `coco_utils.prepare_coco_data()` in Python), which '
             f'downloads {COCO_URL} (~1 GB) or builds the offline MNIST stand-in in '
             f'{data_utils.display_path(MNIST_COCO_DIR)}/; or download the zip by hand and unzip it so that '
             f'{data_utils.display_path(Path(base_dir) / CAPTIONS_FILE)} exists.')
@@ -77,26 +81,23 @@ def _is_standin(base_dir):
 def _damage_fix(base_dir):
     """What to do about a damaged file of ``base_dir``: the generated stand-in is rebuilt, real data re-unpacked."""
     if _is_standin(base_dir):
-        return (f'this folder is the generated offline stand-in: run `make data` and it is rebuilt '
+        return (f'this folder is the generated offline stand-in: run {data_utils.MAKE_DATA} and it is rebuilt '
                 f'(or delete {data_utils.display_path(base_dir)}/ first)')
-    return (f'delete it and run `make data` (the missing file is unpacked again from '
+    return (f'delete it and run {data_utils.MAKE_DATA} (the missing file is unpacked again from '
             f'{data_utils.display_path(Path(base_dir).parent / "coco_captioning.zip")}, downloaded if absent)')
 
 
-def _unreadable(path, base_dir, exc):
-    return DataUnavailableError(
-        f'{data_utils.display_path(path)} cannot be read ({type(exc).__name__}: '
-        f'{data_utils.without_machine_paths(str(exc).splitlines()[0] if str(exc) else "")}); it is truncated or '
-        f'damaged: {_damage_fix(base_dir)}.')
-
-
-def _data_file(path, base_dir):
-    """``path`` when it is a file of the dataset; DataUnavailableError when it is missing or not a file."""
+def _read_data_file(path, base_dir, read):
+    """``read(path)`` for a file of the dataset in ``base_dir``; DataUnavailableError naming the file and the fix
+    when it is missing, not a file, or cannot be read."""
     if not path.exists():
         raise DataUnavailableError(_missing_data_message(base_dir, f'Missing file {data_utils.display_path(path)}.'))
     if not path.is_file():
-        raise data_utils.not_a_file_error(path, 'a data file')
-    return path
+        raise data_utils.misplaced_error(path, 'a data file')
+    try:
+        return read(path)
+    except Exception as exc:  # h5py: OSError, KeyError or RuntimeError; json and text: ValueError (decoding)
+        raise data_utils.unreadable_error(path, exc, _damage_fix(base_dir)) from exc
 
 
 # ----------------------------------------------------------------------------------------------
@@ -109,12 +110,11 @@ def _read_h5(path, base_dir, keys=None, load=True):
     load=False only opens the file and lists its datasets (values None): the quick readability check."""
     import h5py
 
-    _data_file(path, base_dir)
-    try:
+    def read(path):
         with h5py.File(path, 'r') as f:
-            arrays = {key: np.asarray(f[key]) if load else None for key in f.keys()}
-    except Exception as exc:  # h5py reports truncation and damage as OSError, KeyError or RuntimeError
-        raise _unreadable(path, base_dir, exc) from exc
+            return {key: np.asarray(f[key]) if load else None for key in f.keys()}
+
+    arrays = _read_data_file(path, base_dir, read)
     for key in keys or ():
         if key not in arrays:
             raise DataUnavailableError(_missing_data_message(
@@ -123,28 +123,19 @@ def _read_h5(path, base_dir, keys=None, load=True):
     return arrays
 
 
-def _read_vocab(base_dir):
-    vocab_path = Path(base_dir) / VOCAB_FILE
-    _data_file(vocab_path, base_dir)
-    try:
-        with open(vocab_path, encoding='utf-8') as f:
-            vocab = json.load(f)
-    except (OSError, ValueError) as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise _unreadable(vocab_path, base_dir, exc) from exc
+def _read_vocab(path, base_dir):
+    vocab = _read_data_file(path, base_dir, lambda path: json.loads(path.read_text(encoding='utf-8')))
     for key in ('idx_to_word', 'word_to_idx'):
         if not isinstance(vocab, dict) or key not in vocab:
             raise DataUnavailableError(_missing_data_message(
-                base_dir, f'{data_utils.display_path(vocab_path)} has no key {key!r}.'))
+                base_dir, f'{data_utils.display_path(path)} has no key {key!r}.'))
     return vocab
 
 
-def _read_urls(base_dir, split):
-    urls_path = Path(base_dir) / f'{split}2014_urls.txt'
-    _data_file(urls_path, base_dir)
-    try:
-        return np.asarray([line.strip() for line in urls_path.read_text(encoding='utf-8').splitlines()])
-    except (OSError, ValueError) as exc:
-        raise _unreadable(urls_path, base_dir, exc) from exc
+def _read_urls(path, base_dir):
+    """(num_images,) str array of the lines of a urls file."""
+    return _read_data_file(path, base_dir, lambda path: np.asarray(
+        [line.strip() for line in path.read_text(encoding='utf-8').splitlines()]))
 
 
 def dataset_problem(base_dir, pca_features=True):
@@ -158,8 +149,7 @@ def dataset_problem(base_dir, pca_features=True):
     if not base_dir.exists():
         return 'missing', f'{shown}/ does not exist.'
     if not base_dir.is_dir():
-        return 'damaged', (f'{shown} is a file where the dataset folder belongs: move it away (it is not removed '
-                           f'automatically), then run `make data`.')
+        return 'damaged', str(data_utils.misplaced_error(base_dir, 'the dataset folder', found='a file'))
     missing = []
     try:
         for name in required_files(pca_features):
@@ -169,9 +159,9 @@ def dataset_problem(base_dir, pca_features=True):
             elif name.endswith('.h5'):
                 _read_h5(path, base_dir, CAPTION_KEYS if name == CAPTIONS_FILE else ('features',), load=False)
             elif name == VOCAB_FILE:
-                _read_vocab(base_dir)
+                _read_vocab(path, base_dir)
             else:
-                _read_urls(base_dir, name.split('2014')[0])
+                _read_urls(path, base_dir)
     except DataUnavailableError as exc:
         return 'damaged', str(exc)
     if missing:
@@ -207,10 +197,10 @@ def load_coco_data(base_dir='data/coco_captioning', max_train=None, pca_features
     for split in ('train', 'val'):
         features_file = base_dir / _feature_file(split, pca_features)
         data[f'{split}_features'] = _read_h5(features_file, base_dir, ('features',))['features']
-    vocab = _read_vocab(base_dir)
+    vocab = _read_vocab(base_dir / VOCAB_FILE, base_dir)
     data['idx_to_word'], data['word_to_idx'] = vocab['idx_to_word'], vocab['word_to_idx']
     for split in ('train', 'val'):
-        data[f'{split}_urls'] = _read_urls(base_dir, split)
+        data[f'{split}_urls'] = _read_urls(base_dir / _urls_file(split), base_dir)
 
     _check_consistency(data, base_dir)
 
@@ -432,29 +422,34 @@ def _unzip_dataset(zip_path, base_dir):
                 archive.extractall(tmp)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, OSError, ValueError,
                 NotImplementedError) as exc:
-            raise DataUnavailableError(f'Could not unzip {shown_zip} ({type(exc).__name__}: '
-                                       f'{data_utils.without_machine_paths(exc)}); it is truncated or damaged: '
-                                       f'delete it and run `make data` (it is downloaded again).') from exc
+            raise DataUnavailableError(f'Could not unzip {shown_zip} ({data_utils.error_summary(exc)}); it is '
+                                       f'truncated or damaged: delete it and run {data_utils.MAKE_DATA} (it is '
+                                       f'downloaded again).') from exc
         found = sorted(tmp.rglob(CAPTIONS_FILE))
         if not found or not _has_dataset(found[0].parent):
             raise DataUnavailableError(f'{shown_zip} does not hold the files {required_files()}; delete it '
-                                       f'and run `make data` (it is downloaded again from {COCO_URL}).')
+                                       f'and run {data_utils.MAKE_DATA} (it is downloaded again from {COCO_URL}).')
         source = found[0].parent
         if not (base_dir.exists() or base_dir.is_symlink()):
-            os.chmod(source, 0o777 & ~data_utils._umask())
-            os.rename(source, base_dir)
+            with data_utils.atomic_dir(base_dir) as new_dir:
+                _move_missing(source, new_dir)
             print(f'Unpacked into {data_utils.display_path(base_dir)}/', flush=True)
             return
-        added = []
-        for item in sorted(source.iterdir()):
-            target = base_dir / item.name
-            if not (target.exists() or target.is_symlink()):
-                os.rename(item, target)
-                added.append(item.name)
+        added = _move_missing(source, base_dir)
         print(f'{data_utils.display_path(base_dir)}/ already existed: moved in the files it lacked '
               f'({", ".join(added) or "none"}); files already there were left as they are.', flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)   # our temporary folder (what is left of the unpacked zip)
+
+
+def _move_missing(source, target):
+    """Move the entries of the folder ``source`` that ``target`` lacks into ``target``; return their names."""
+    moved = []
+    for item in sorted(source.iterdir()):
+        if not ((target / item.name).exists() or (target / item.name).is_symlink()):
+            os.rename(item, target / item.name)
+            moved.append(item.name)
+    return moved
 
 
 _GENERATED_ENTRY = re.compile(r'^(?:images|images/(?:train|val)2014_\d{6}\.png|'
@@ -485,7 +480,7 @@ def _standin_problem(standin_dir):
     if problem is not None:
         return problem[1]
     for split in ('train', 'val'):
-        for url in _read_urls(standin_dir, split):
+        for url in _read_urls(standin_dir / _urls_file(split), standin_dir):
             image = standin_dir / url
             if not image.is_file() or image.stat().st_size == 0:
                 return f'{data_utils.display_path(image)} is missing or empty.'
@@ -574,9 +569,16 @@ def build_mnist_captioning(out_dir=MNIST_COCO_DIR, mnist=None, num_train=4000, n
     from PIL import Image
 
     out_dir = Path(out_dir)
-    mnist = data_utils.load_mnist_arrays() if mnist is None else mnist
     if caption_length < max_digits + 2:
         raise ValueError(f'caption_length={caption_length} cannot hold <START>, {max_digits} words and <END>')
+    if (out_dir.exists() or out_dir.is_symlink()) and not _is_generated_standin(out_dir):
+        foreign = _foreign_entries(out_dir) if out_dir.is_dir() else []
+        raise DataUnavailableError(
+            f'{data_utils.display_path(out_dir)} exists and holds '
+            + (f'files the stand-in builder does not write ({", ".join(foreign[:5])}'
+               f'{", ..." if len(foreign) > 5 else ""})' if foreign else 'something other than a stand-in folder')
+            + f': it is not replaced. Move those out (or the folder away), then run {data_utils.MAKE_DATA}.')
+    mnist = data_utils.load_mnist_arrays() if mnist is None else mnist
     idx_to_word = list(SPECIAL_TOKENS) + list(DIGIT_WORDS)
     word_to_idx = {word: i for i, word in enumerate(idx_to_word)}
     rng = np.random.default_rng(seed)
@@ -599,13 +601,6 @@ def build_mnist_captioning(out_dir=MNIST_COCO_DIR, mnist=None, num_train=4000, n
     scale = np.sqrt(np.mean(features['train'] ** 2))
     features = {split: (f / scale).astype(np.float32) for split, f in features.items()}
 
-    if (out_dir.exists() or out_dir.is_symlink()) and not _is_generated_standin(out_dir):
-        foreign = _foreign_entries(out_dir) if out_dir.is_dir() else []
-        raise DataUnavailableError(
-            f'{data_utils.display_path(out_dir)} exists and holds '
-            + (f'files the stand-in builder does not write ({", ".join(foreign[:5])}'
-               f'{", ..." if len(foreign) > 5 else ""})' if foreign else 'something other than a stand-in folder')
-            + ': it is not replaced. Move those out (or the folder away), then run `make data`.')
     with data_utils.writing_data(out_dir, 'the offline COCO captioning stand-in'), \
             data_utils.atomic_dir(out_dir, replaceable=_is_generated_standin) as tmp_dir:
         (tmp_dir / 'images').mkdir()
@@ -616,7 +611,7 @@ def build_mnist_captioning(out_dir=MNIST_COCO_DIR, mnist=None, num_train=4000, n
                 name = f'images/{split}2014_{i:06d}.png'
                 Image.fromarray(_strip_image(tiles[i], length)).save(tmp_dir / name)
                 urls.append(name)
-            (tmp_dir / f'{split}2014_urls.txt').write_text('\n'.join(urls) + '\n')
+            (tmp_dir / _urls_file(split)).write_text('\n'.join(urls) + '\n')
             _save_h5(tmp_dir / _feature_file(split, True), {'features': features[split]})
             caption_arrays[f'{split}_captions'] = captions
             caption_arrays[f'{split}_image_idxs'] = np.arange(len(captions), dtype=np.int32)

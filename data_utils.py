@@ -75,10 +75,24 @@ def without_machine_paths(text):
     return text.replace(home + os.sep, "~/") if home not in ("", os.sep) else text
 
 
-def not_a_file_error(path, what):
-    """A DataUnavailableError for a folder (or other non-file) sitting where the file ``what`` belongs."""
-    return DataUnavailableError(f"{display_path(path)} is a folder (or not a regular file) where {what} belongs: "
+def misplaced_error(path, what, found="a folder (or not a regular file)"):
+    """A DataUnavailableError for ``found`` sitting at ``path``, where ``what`` belongs (it is never removed)."""
+    return DataUnavailableError(f"{display_path(path)} is {found} where {what} belongs: "
                                 f"move it away (it is not removed automatically), then run {MAKE_DATA}.")
+
+
+def error_summary(exc, limit=200):
+    """``Type: first line of the message`` of ``exc`` (at most ``limit`` characters of it), without this machine's
+    paths: how a message names the error that made a file unreadable."""
+    lines = str(exc).splitlines()
+    return f"{type(exc).__name__}: {without_machine_paths(lines[0] if lines else '')[:limit]}"
+
+
+def unreadable_error(path, exc, fix):
+    """A DataUnavailableError for the file at ``path`` that raised ``exc`` when read: it names the file, the error
+    and ``fix`` (what to do about a truncated or damaged file)."""
+    return DataUnavailableError(f"{display_path(path)} cannot be read ({error_summary(exc)}); it is truncated or "
+                                f"damaged: {fix}.")
 
 
 # Errors that mean "this folder cannot be written to", whatever the file.
@@ -242,7 +256,7 @@ def fetch_file(url, path, sha256=None, *, description, timeout=15):
     path = Path(path)
     shown = display_path(path)
     if path.exists() and not path.is_file():
-        raise not_a_file_error(path, f"the file {description}")
+        raise misplaced_error(path, f"the file {description}")
     if path.exists():
         if sha256 is None:
             return path
@@ -292,17 +306,14 @@ def _check_mnist_arrays(arrays, path):
 
 
 def _read_mnist_npz(path):
-    """The four MNIST arrays of the npz at ``path``; DataUnavailableError naming the file and the fix when it
-    cannot be read (truncated or damaged zip, a folder, pickled arrays) or holds the wrong arrays."""
-    if Path(path).exists() and not Path(path).is_file():
-        raise not_a_file_error(path, "the MNIST npz file")
+    """The four MNIST arrays of the npz file at ``path`` (its callers report a folder in its place);
+    DataUnavailableError naming the file and the fix when it cannot be read (truncated or damaged zip, pickled
+    arrays) or holds the wrong arrays."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {key: f[key] for key in f.files}
     except Exception as exc:  # BadZipFile, EOFError, zlib.error, OSError, ValueError: all mean "unreadable"
-        raise DataUnavailableError(f"{display_path(path)} cannot be read ({type(exc).__name__}: "
-                                   f"{without_machine_paths(exc)}); it is truncated or damaged: delete it and run "
-                                   f"{MAKE_DATA}.") from exc
+        raise unreadable_error(path, exc, f"delete it and run {MAKE_DATA}") from exc
     _check_mnist_arrays(arrays, path)
     return {"x_train": arrays["x_train"].astype(np.uint8), "y_train": arrays["y_train"].astype(np.int64),
             "x_test": arrays["x_test"].astype(np.uint8), "y_test": arrays["y_test"].astype(np.int64)}
@@ -347,14 +358,12 @@ def _load_mnist_subset():
     when it cannot be read; a folder in its place is reported, never removed."""
     path = MNIST_SUBSET_PATH
     if path.exists() and not path.is_file():
-        raise not_a_file_error(path, "the generated MNIST subset")
-    if not path.exists():
-        build_mnist_subset(path)
-        return _read_mnist_npz(path)
-    try:
-        return _read_mnist_npz(path)
-    except DataUnavailableError as exc:
-        print(f"{exc}\n{display_path(path)} is generated here, so it is rebuilt now.", flush=True)
+        raise misplaced_error(path, "the generated MNIST subset")
+    if path.exists():
+        try:
+            return _read_mnist_npz(path)
+        except DataUnavailableError as exc:
+            print(f"{exc}\n{display_path(path)} is generated here, so it is rebuilt now.", flush=True)
     build_mnist_subset(path)
     return _read_mnist_npz(path)
 
