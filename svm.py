@@ -250,18 +250,20 @@ class CVXOPTSVC(ClassifierMixin, BaseEstimator):
         if isinstance(C, bool) or not isinstance(C, numbers.Real) or not np.isfinite(C) or C <= 0:
             raise ValueError(f"C must be a finite number > 0, got {C!r}")
         X = _as_float_array(X, "X", 2)
-        classes, y_pm = _encode_labels(y, X.shape[0])
+        classes, y_pm = _encode_labels(y, X)
         if self.solver not in SOLVERS or (self.solver == "structured" and _svm_qp is None):
             raise ValueError(f"solver must be one of {SOLVERS} ('structured' needs svm_qp.py beside svm.py), "
                              f"got {self.solver!r}")
         path = self.solver
         if path == "auto":
             path = "structured" if X.shape[0] > TEXTBOOK_MAX_N and _svm_qp is not None else "textbook"
-        K = kernel_matrix(X, X, kp)
-        _check_gram_scale(K, kp["kernel"])
         if path == "textbook":
-            alpha, info = _solve_textbook(X, y_pm, float(C), kp)
+            qp_params = get_qp_params(X, y_pm, float(C), kp)
+            _check_gram_scale(qp_params[0], kp["kernel"])        # |P| = |K|: y is -1/+1
+            alpha, info = _solve_textbook(qp_params)
         else:
+            K = kernel_matrix(X, X, kp)
+            _check_gram_scale(K, kp["kernel"])
             alpha, info = _svm_qp.solve_dual(K, y_pm, float(C))
         info["path"] = path
         if info["status"] != "optimal":
@@ -272,7 +274,7 @@ class CVXOPTSVC(ClassifierMixin, BaseEstimator):
         if support.size or _svm_qp is None:
             b = fit_bias(X, y_pm, alpha, kp)
         else:   # e.g. C < 1e-4: the course formula is undefined; svm_qp warns and uses the KKT midpoint
-            b = _svm_qp.kkt_midpoint_bias(K, y_pm, alpha, float(C))
+            b = _svm_qp.kkt_midpoint_bias(kernel_matrix(X, X, kp), y_pm, alpha, float(C))
 
         self.classes_, self.X_train, self.y_train, self.n_features_in_ = classes, X.copy(), y_pm, X.shape[1]
         self.alpha, self.b, self.solver_info_ = alpha, b, info
@@ -283,9 +285,6 @@ class CVXOPTSVC(ClassifierMixin, BaseEstimator):
         """h(x) = sum_{m in S} alpha_m y_m K(x_m, x) + b for X (n, d); returns (n,)."""
         if not hasattr(self, "alpha"):
             raise NotFittedError("This CVXOPTSVC instance is not fitted yet; call fit(X, y) first.")
-        X = _as_float_array(X, "X", 2)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but CVXOPTSVC was fitted with {self.n_features_in_}")
         return decision_function(X, self.X_train, self.y_train, self.b, self.alpha, self.kernel_params)
 
     def predict(self, X):
@@ -298,11 +297,11 @@ class CVXOPTSVC(ClassifierMixin, BaseEstimator):
         return float(np.average(self.predict(X) == np.asarray(y), weights=sample_weight))
 
 
-def _solve_textbook(X, y, C, kp):
+def _solve_textbook(qp_params):
     """The course's provided solve: the dense get_qp_params matrices straight into cvxopt.solvers.qp (default
     options, show_progress=False); on a ValueError, cvxopt's LDL solver with kktreg=1e-9. Returns (alpha, info)."""
     start = time.perf_counter()
-    P, q, G, h, A, b = (cvxopt_matrix(M.reshape(len(M), -1)) for M in get_qp_params(X, y, C, kp))
+    P, q, G, h, A, b = (cvxopt_matrix(M.reshape(len(M), -1)) for M in qp_params)
     attempts = []
     try:
         name, sol = "textbook", cvxopt_solvers.qp(P, q, G, h, A, b, options={"show_progress": False})
@@ -346,15 +345,14 @@ def _check_training_arrays(X, y, alpha, x_name="X", y_name="y"):
     return X, y, alpha
 
 
-def _encode_labels(y, n):
-    """(classes (2,), y_pm (n,) in {-1.0, +1.0}) for two-class labels y of any dtype but complex."""
+def _encode_labels(y, X):
+    """(classes (2,), y_pm (n,) in {-1.0, +1.0}) for two-class labels y (n,) of any dtype but complex; X (n, d)."""
     y = np.asarray(y)
     if np.iscomplexobj(y):
         raise TypeError(f"y must hold real or string class labels, got complex dtype {y.dtype}")
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D with shape (n_samples,), got shape {y.shape}")
-    if y.shape[0] != n:
-        raise ValueError(f"X has {n} rows but y has {y.shape[0]} entries")
+    _check_same_length(X, y, "X", "y")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError("y contains NaN or inf")
     classes, y_index = np.unique(y, return_inverse=True)
