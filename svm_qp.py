@@ -251,14 +251,13 @@ def _kkt_violation(alpha, P, y, C):
     return float(max(gap, 0.0)), float(abs(y @ alpha)), box
 
 
-def solve_dual(K, y, C, *, method="auto", options=None):
+def solve_dual(K, y, C, *, method="auto"):
     """Solve the SVM dual with cvxopt.solvers.qp on the fast path, with fallbacks.
 
     Inputs:
     - K: (n, n) Gram matrix; y: (n,) labels in {-1, +1}; C > 0.
     - method: 'auto' (low-rank factor when K allows it, else dense), 'dense', 'lowrank' (as auto, but the
       low-rank factor is required), 'cvxopt' (cvxopt's default KKT solver, no custom solver).
-    - options: cvxopt options overriding SOLVER_OPTIONS (and FALLBACK_TOLERANCES) in every attempt.
 
     Attempts, in order, until one reports 'optimal': the box KKT solver; the box solver on P + eps I
     (regularized); cvxopt's LDL solver with kktreg (the last two with FALLBACK_TOLERANCES). Without SciPy (or
@@ -278,7 +277,7 @@ def solve_dual(K, y, C, *, method="auto", options=None):
     with _blas_threads(SOLVE_BLAS_THREADS):
         P = np.outer(y, y) * K
         V = _lowrank_factor(K, y, method)
-        alpha, info = _run_attempts(P, y, float(C), _attempt_list(P, y, V, method), dict(options or {}))
+        alpha, info = _run_attempts(P, y, float(C), _attempt_list(P, y, V, method))
     info["rank"] = None if V is None else V.shape[1]
     info["seconds"] = time.perf_counter() - start
     return alpha, info
@@ -319,7 +318,7 @@ def _numpy_P_operator(P):
     return apply
 
 
-def _run_attempts(P, y, C, attempts, user_options):
+def _run_attempts(P, y, C, attempts):
     """Run cvxopt.solvers.qp with each KKT solver in turn; return (alpha, info) of the best result."""
     n = y.shape[0]
     q, A, b = cvxopt_matrix(-np.ones(n)), cvxopt_matrix(y.reshape(1, n)), cvxopt_matrix(np.zeros(1))
@@ -334,7 +333,7 @@ def _run_attempts(P, y, C, attempts, user_options):
             P_arg = P_cvxopt
         try:
             sol = cvxopt_solvers.qp(P_arg, q, G, h, A, b, kktsolver=kktsolver,
-                                    options=dict(SOLVER_OPTIONS, **extra, **user_options))
+                                    options=dict(SOLVER_OPTIONS, **extra))
         except (ValueError, ArithmeticError) as error:
             log.append((name, f"{type(error).__name__}: {error}"))
             continue
@@ -354,7 +353,6 @@ def _run_attempts(P, y, C, attempts, user_options):
     info = {"status": sol["status"], "iterations": sol["iterations"], "solver": name, "attempts": log,
             "factorizations": getattr(kktsolver, "factorizations", None), "kkt": kkt}
     return alpha, info
-
 
 
 def kkt_midpoint_bias(K, y, alpha, C):

@@ -99,7 +99,6 @@ def test_pivoted_cholesky_rank_error_and_refusals():
     assert svm_qp._pivoted_cholesky(S, 1e-13, 150) is None                       # indefinite
 
 
-
 def test_kkt_midpoint_bias_lies_in_the_kkt_interval():
     """With alpha = 0 the KKT conditions ask y_i b >= 1 for every i: b >= 1 from the positives, b <= -1 from the
     negatives (an empty interval, as always with two classes and no support vectors); the midpoint is 0."""
