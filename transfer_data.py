@@ -131,8 +131,7 @@ def _unzip_hymenoptera(zip_path, root):
                     raise DataUnavailableError(f"{display_path(zip_path)} does not contain "
                                                f"{HYMENOPTERA_DIRNAME}/{{train,val}}/{{ants,bees}}: {fix}.")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-        raise DataUnavailableError(f"{display_path(zip_path)} cannot be unpacked ({type(exc).__name__}: "
-                                   f"{data_utils.without_machine_paths(exc)}): {fix}.") from exc
+        raise data_utils.unreadable_error(zip_path, exc, fix) from exc
     return target
 
 
@@ -384,8 +383,7 @@ def _read_state_dict(path, fix):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, pickled objects refused by weights_only, ...: all "unreadable"
         raise DataUnavailableError(f"{display_path(path)} cannot be read as a checkpoint of tensors "
-                                   f"({type(exc).__name__}: {data_utils.without_machine_paths(exc)}"[:400]
-                                   + f"): {fix}") from exc
+                                   f"({data_utils.error_summary(exc)}): {fix}") from exc
     if not isinstance(state, dict) or "fc.weight" not in state:
         raise DataUnavailableError(f"{display_path(path)} is not a ResNet-18 state dict (no 'fc.weight'): {fix}")
     return state
@@ -471,11 +469,10 @@ def _backbone_state(path, settings):
     folder there that build_source_backbone did not make (it is never replaced)."""
     path = Path(path)
     if path.is_dir():
-        raise DataUnavailableError(f"{display_path(path)} is a folder where the source-task backbone file belongs: "
-                                   f"move it away (it is not removed automatically), then run {MAKE_DATA}.")
-    record = _read_json(_record_path(path))
+        raise data_utils.misplaced_error(path, "the source-task backbone file", found="a folder")
     if not path.exists():
         return "missing"
+    record = _read_json(_record_path(path))
     if record is None or record.get("builder") != BACKBONE_BUILDER or record.get("file") != path.name:
         raise DataUnavailableError(
             f"{display_path(path)} was not built by {BACKBONE_BUILDER} (no record {_record_path(path).name} next "
@@ -624,14 +621,9 @@ def describe_weights(weights, short=False):
 
 def main():
     """``make data`` for Q3: the images, and the backbone when the ImageNet weights cannot be had."""
-    try:
-        data_dir, source = prepare_hymenoptera_data(DATA_DIR)
-        print(f"Q3 images ready: {display_path(data_dir)}: {source}")
-        print(f"Q3 weights ready: {describe_weights(resolve_resnet18_weights('auto'))}")
-    except DataUnavailableError as exc:
-        print(f"Q3 data could not be prepared:\n{exc}", file=sys.stderr)
-        return 1
-    return 0
+    return (data_utils.data_step("Q3 images", lambda: prepare_hymenoptera_data(DATA_DIR),
+                                 lambda found: f"{display_path(found[0])}: {found[1]}")
+            or data_utils.data_step("Q3 weights", lambda: resolve_resnet18_weights("auto"), describe_weights))
 
 
 if __name__ == "__main__":
