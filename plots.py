@@ -80,10 +80,7 @@ def augmentation_demo(image, image_size, count=7, seed=0):
     """The val view and ``count`` seeded train-augmented views of one PIL image: (views (count+1, 3, S, S)
     normalized tensor, titles)."""
     tfms = data_transforms(image_size)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    with torch.random.fork_rng(devices=[]):  # the demo must not shift the training runs' random draws
+        torch.manual_seed(seed)
         views = [tfms["val"](image)] + [tfms["train"](image) for _ in range(count)]
-    finally:
-        torch.random.set_rng_state(state)  # the demo must not shift the training runs' random draws
     return torch.stack(views), ["val transform"] + [f"train augmentation {i + 1}" for i in range(count)]
