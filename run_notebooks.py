@@ -77,6 +77,18 @@ def _failure_reason(exc, nb, cell_index, timeout):
     return f"{where}: {type(exc).__name__}: {exc}"
 
 
+def read_notebook(path):
+    """The notebook at ``path`` (a NotebookNode, version 4); NotebookFailed naming it and the fix when it cannot
+    be read (truncated or invalid JSON, a folder, not a notebook)."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:
+        name = Path(path).name
+        raise NotebookFailed(f"{name} is not a valid notebook ({data_utils.error_summary(exc)}): restore it "
+                             f"(`git checkout -- {name}`) and run it again (.venv/bin/python run_notebooks.py "
+                             f"{name})") from exc
+
+
 def execute_notebook(path, workdir, env=None, timeout=3600):
     """Execute the notebook at ``path`` with cwd ``workdir`` and return the executed NotebookNode.
 
@@ -84,12 +96,7 @@ def execute_notebook(path, workdir, env=None, timeout=3600):
     import from a temporary working directory too. Raises NotebookFailed (with the partial run) when the
     notebook cannot be read, a cell raises, a cell runs longer than ``timeout`` seconds or the kernel dies.
     """
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:  # truncated or invalid JSON, not a notebook
-        raise NotebookFailed(f"{Path(path).name} is not a valid notebook ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0][:200] if str(exc) else ''}): restore it "
-                             f"(git checkout -- {Path(path).name}) and run it again") from exc
+    nb = read_notebook(path)
     pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     # HW4_PROGRESS_BAR=0: a saved notebook would keep only a progress bar's first frame.
     updates = {"PYTHONPATH": pythonpath, "MPLBACKEND": "Agg", "HW4_PROGRESS_BAR": "0", **(env or {})}
@@ -168,14 +175,15 @@ def main(argv=None):
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     args = parser.parse_args(argv)
     started = time.time()
-    for name in args.notebooks:
-        if not notebook_path(name).exists():
+    paths = [(name, notebook_path(name)) for name in args.notebooks]
+    for name, path in paths:
+        if not path.exists():
             parser.error(f"no notebook {name}")
     results = []
-    for name in args.notebooks:
+    for name, path in paths:
         print(f"== executing {name}{' (smoke)' if args.smoke else ' in place'} ...", flush=True)
-        ok, seconds, lines = run(name, args.smoke, args.timeout)
-        results.append((data_utils.display_path(notebook_path(name)), ok, seconds, lines))
+        ok, seconds, lines = run(path, args.smoke, args.timeout)
+        results.append((data_utils.display_path(path), ok, seconds, lines))
         print(f"   {'ok' if ok else 'FAILED'} in {seconds:.0f} s", flush=True)
     print("\n== Summary")
     for name, ok, seconds, lines in results:
@@ -185,7 +193,7 @@ def main(argv=None):
                 print(f"    {line[len('SUMMARY '):]}")
         else:
             print(f"{name}: FAILED ({seconds:.0f} s): {lines[0]}")
-    folders = {notebook_path(name).parent for name in args.notebooks}
+    folders = {path.parent for _, path in paths}
     figures = sorted(data_utils.display_path(p) for folder in folders for p in folder.glob("*.png")
                      if p.stat().st_mtime >= started)
     if figures and not args.smoke:
