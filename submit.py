@@ -32,6 +32,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from data_utils import atomic_dir, atomic_path, display_path, error_summary, sha256sum
+
 ROOT = Path(__file__).resolve().parent
 
 # notebook -> the submitted modules it exercises (in the course's order)
@@ -148,12 +150,15 @@ def notebook_fingerprints(nb):
     return found
 
 
-def check_notebook(path, modules=None, root=None):
+def check_notebook(path, modules=None, root=None, nb=None):
     """Problems with one executed notebook (a list of 'what: fix' strings; empty when it is fine).
 
     modules: the .py files (relative to root) that must appear among its FINGERPRINT lines; defaults to the
-    notebook's entry in SUBMISSION. root: where the modules live (defaults to the notebook's folder)."""
+    notebook's entry in SUBMISSION. root: where the modules live (defaults to the notebook's folder). nb: the
+    notebook at ``path`` when the caller has already read it (run_notebooks.read_notebook), else it is read."""
     import nbformat
+
+    import run_notebooks
 
     path = Path(path)
     root = Path(root) if root is not None else path.parent
@@ -161,10 +166,12 @@ def check_notebook(path, modules=None, root=None):
     name = path.name
     rerun = f"run it again top to bottom: .venv/bin/python run_notebooks.py {name} (or make run)"
     try:
-        nb = nbformat.read(path, as_version=4)
+        nb = run_notebooks.read_notebook(path) if nb is None else nb
         nbformat.validate(nb)
-    except Exception as exc:
-        return [f"{name} is not a valid notebook ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"]
+    except run_notebooks.NotebookFailed as failure:
+        return [failure.reason]
+    except Exception as exc:  # nbformat.ValidationError: JSON that is not a valid notebook
+        return [f"{name} is not a valid notebook ({error_summary(exc)}): {rerun}"]
 
     problems = []
     code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
@@ -268,32 +275,28 @@ class OutputRefused(RuntimeError):
 
 def own_folder_problem(out_dir):
     """None when ``out_dir`` is a folder submit.py wrote and nobody changed since; else why it is not."""
-    from data_utils import display_path, sha256sum
-
     folder = Path(out_dir)
-    out_dir = display_path(folder)
+    shown = display_path(folder)
     if folder.is_symlink() or not folder.is_dir():
-        return f"{out_dir} exists and is not a folder"
+        return f"{shown} exists and is not a folder"
     try:
         written = json.loads((folder / MARKER).read_text())["files"]
     except (OSError, ValueError, KeyError, TypeError):
-        return (f"{out_dir} exists and was not created by submit.py (it has no readable {MARKER}); submit.py only "
+        return (f"{shown} exists and was not created by submit.py (it has no readable {MARKER}); submit.py only "
                 f"replaces a folder it created itself")
     foreign = sorted(p.name for p in folder.iterdir() if p.name != MARKER and p.name not in written)
     if foreign:
-        return f"{out_dir} holds files submit.py did not write there ({', '.join(foreign)})"
+        return f"{shown} holds files submit.py did not write there ({', '.join(foreign)})"
     changed = sorted(name for name, digest in written.items()
                      if not (folder / name).is_file() or sha256sum(folder / name) != digest)
     if changed:
-        return (f"{out_dir} was changed after submit.py wrote it ({', '.join(changed)} edited or removed); copy any "
+        return (f"{shown} was changed after submit.py wrote it ({', '.join(changed)} edited or removed); copy any "
                 f"edits you want to keep into the repository's own files")
     return None
 
 
 def output_problems(root, out_dir, zip_path):
     """Why packing into ``out_dir`` and ``zip_path`` would replace something submit.py did not write (a list)."""
-    from data_utils import display_path
-
     root, out_dir, zip_path = Path(root).resolve(), Path(out_dir).resolve(), Path(zip_path).resolve()
     problems = []
     if out_dir == root or out_dir in root.parents:
@@ -314,8 +317,7 @@ def output_problems(root, out_dir, zip_path):
             names = set()
         if not names or not names <= set(FILES):
             problems.append(f"{display_path(zip_path)} exists and is not a submission zip written by submit.py: "
-                            f"choose another "
-                            f"--zip, or move that file away yourself")
+                            f"choose another --zip, or move that file away yourself")
     return problems
 
 
@@ -325,18 +327,16 @@ def pack(root, out_dir, zip_path):
     out_dir is created, or replaced only when submit.py wrote it (MARKER inside, nothing added or edited since);
     zip_path is written only when absent or an earlier submission zip. Otherwise OutputRefused, and nothing
     is written. Both are written atomically (a temporary name, then a rename)."""
-    import data_utils
-
     out_dir, zip_path = Path(out_dir), Path(zip_path)
     problems = output_problems(root, out_dir, zip_path)
     if problems:
         raise OutputRefused("; ".join(problems))
-    with data_utils.atomic_dir(out_dir, replaceable=lambda path: own_folder_problem(path) is None) as tmp:
+    with atomic_dir(out_dir, replaceable=lambda path: own_folder_problem(path) is None) as tmp:
         for name in FILES:
             shutil.copy2(Path(root) / name, tmp / name)
         (tmp / MARKER).write_text(json.dumps({"written_by": "submit.py (make submit)",
-                                              "files": {name: data_utils.sha256sum(tmp / name) for name in FILES}}, indent=1))
-    with data_utils.atomic_path(zip_path) as tmp_zip:
+                                              "files": {name: sha256sum(tmp / name) for name in FILES}}, indent=1))
+    with atomic_path(zip_path) as tmp_zip:
         with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name in FILES:
                 archive.write(out_dir / name, arcname=name)
