@@ -68,8 +68,8 @@ def _has_dataset(base_dir):
 
 
 def _missing_data_message(base_dir, what):
-    return (f'{what}\nTo get the data: run {data_utils.MAKE_DATA} (or `coco_utils.prepare_coco_data()` in Python), which '
-            f'downloads {COCO_URL} (~1 GB) or builds the offline MNIST stand-in in '
+    return (f'{what}\nTo get the data: run {data_utils.MAKE_DATA} (or `coco_utils.prepare_coco_data()` in Python), '
+            f'which downloads {COCO_URL} (~1 GB) or builds the offline MNIST stand-in in '
             f'{data_utils.display_path(MNIST_COCO_DIR)}/; or download the zip by hand and unzip it so that '
             f'{data_utils.display_path(Path(base_dir) / CAPTIONS_FILE)} exists.')
 

@@ -20,8 +20,7 @@ import re
 import sys
 from pathlib import Path
 
-import nbformat
-
+import run_notebooks
 import submit
 from data_utils import write_bytes_atomic, write_text_atomic
 
@@ -45,12 +44,9 @@ class Notebook:
         self.nb, self.error = None, None
         if self.path.exists():
             try:
-                self.nb = nbformat.read(self.path, as_version=4)
-            except Exception as exc:  # truncated or invalid JSON, a folder, not a notebook
-                self.error = (f"{name} cannot be read ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:160] if str(exc) else ''}); it is damaged or truncated: "
-                              f"restore it (`git checkout -- {name}`) and run it again "
-                              f"(.venv/bin/python run_notebooks.py {name}), then `make writeup`")
+                self.nb = run_notebooks.read_notebook(self.path)
+            except run_notebooks.NotebookFailed as failure:
+                self.error = f"{failure.reason}, then `make writeup`"
         self.cells = [c for c in self.nb.cells if c.cell_type == "code"] if self.nb else []
 
     @property
@@ -101,7 +97,9 @@ class Notebook:
 
     def problems(self):
         """What `make submit` would say about this notebook's run (stale, smoke, unexecuted, errors)."""
-        return submit.check_notebook(self.path, root=self.root) if self.exists else [f"{self.name} is missing"]
+        if not self.exists:
+            return [f"{self.name} is missing"]
+        return submit.check_notebook(self.path, root=self.root, nb=self.nb)
 
 
 def inline_images(cells, out_dir, stem):
@@ -183,6 +181,7 @@ class Writeup:
         self.files_dir = self.out_path.parent / "writeup_files"
         self.lines = []
         self.missing = []
+        self.notebooks = {name: Notebook(self.root, name) for name in NOTEBOOKS}   # each read once
 
     def add(self, *texts):
         for text in texts:
@@ -217,7 +216,7 @@ class Writeup:
 
     # -- questions ---------------------------------------------------------------------------------
     def q1(self):
-        nb = Notebook(self.root, "cnn.ipynb")
+        nb = self.notebooks["cnn.ipynb"]
         self.add("## Q1. CNNs for multi-class classification")
         self.add("**(a), (b) (Autograder).** `cnn_layers.py` (`conv_forward`, `conv_backward`, max pooling) and "
                  "`cnn.py` (`ConvNet`); check them locally with `python autograder.py cnn`.")
@@ -248,7 +247,7 @@ class Writeup:
         self.summaries(nb)
 
     def q2(self):
-        nb = Notebook(self.root, "rnn.ipynb")
+        nb = self.notebooks["rnn.ipynb"]
         self.add("## Q2. Image captioning with an RNN")
         self.add("**(a), (b) (Autograder).** `rnn_layers.py` (`temporal_fc_forward` / `temporal_fc_backward` and the "
                  "other layers) and `rnn.py` (`CaptioningRNN.loss`, `sample`); check them with "
@@ -281,7 +280,7 @@ class Writeup:
         self.summaries(nb)
 
     def q3(self):
-        nb = Notebook(self.root, "transfer_learning.ipynb")
+        nb = self.notebooks["transfer_learning.ipynb"]
         self.add("## Q3. Transfer learning")
         self.add("**(a)** `transfer_learning.py`: `train_model`, `finetune`, `freeze` (and `visualize_model`).")
         self.add("### Q3(b) Per-epoch train/val loss and accuracy")
@@ -318,7 +317,7 @@ class Writeup:
         self.summaries(nb)
 
     def q4(self):
-        nb = Notebook(self.root, "svm.ipynb")
+        nb = self.notebooks["svm.ipynb"]
         self.add("## Q4. SVMs with convex optimization")
         self.add("### Q4(a) The dual as a cvxopt QP")
         self.add("The dual maximizes $\\sum_n \\alpha^{(n)} - \\frac12 \\sum_{n,m} \\alpha^{(n)} \\alpha^{(m)} y^{(n)} "
@@ -379,10 +378,9 @@ class Writeup:
                  "`make run` and then `make writeup` after changing any code; do not edit by hand. The autograded "
                  "parts are the `.py` files (check them with `python autograder.py`; pack them with "
                  "`make submit`).*")
-        for name in NOTEBOOKS:
-            error = Notebook(self.root, name).error
-            if error:
-                self.need(f"{name} is unreadable", error)
+        for name, nb in self.notebooks.items():
+            if nb.error:
+                self.need(f"{name} is unreadable", nb.error)
         for question in (self.q1, self.q2, self.q3, self.q4):
             question()
         return "\n".join(self.lines).rstrip() + "\n"
