@@ -92,22 +92,21 @@ MODEL_TOL = 1e-6
 # ======================================================================================================
 # Outcomes
 # ======================================================================================================
-class CheckFailure(AssertionError):
-    """A value comparison failed: FAIL, exit 2. ``function``: the graded function it is about, when the check
-    covers several."""
+class _Verdict:
+    """A verdict with its hint and ``function``: the graded function it is about, when the check covers several."""
 
     def __init__(self, message, hint=None, function=None):
         super().__init__(message)
         self.hint, self.function = hint, function
 
 
-class ContractError(Exception):
+class CheckFailure(_Verdict, AssertionError):
+    """A value comparison failed: FAIL, exit 2."""
+
+
+class ContractError(_Verdict, Exception):
     """Wrong type, shape or dtype, a modified input, an overwritten result, a name the course patches that is
     missing or not called: ERROR, exit 1."""
-
-    def __init__(self, message, hint=None, function=None):
-        super().__init__(message)
-        self.hint, self.function = hint, function
 
 
 class StudentError(Exception):
@@ -115,7 +114,7 @@ class StudentError(Exception):
 
     def __init__(self, label, exc, inputs):
         self.label, self.exc, self.inputs = label, exc, inputs
-        self.function = label.split(" ")[0]
+        self.function = _function(label)
         super().__init__(describe_exception(label, exc, inputs))
 
 
@@ -382,40 +381,32 @@ class GradingCase(unittest.TestCase):
 
     # -- calling submitted code -----------------------------------------------------------------------
     def call(self, label, func, *args, watch=(), **kwargs):
-        """Call submitted code. Its exceptions become StudentError; a modified array argument (or an array in
-        ``watch``: (name, value) pairs) is a ContractError. Caches (tuples) are passed through unchecked."""
-        saved = [(i, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
-        saved += [(k, v.copy()) for k, v in kwargs.items() if isinstance(v, np.ndarray)]
-        watched = [(name, value, _snapshot(value)) for name, value in watch]
+        """Call submitted code. Its exceptions become StudentError; a modified array argument, or a change to an
+        object in ``watch`` ((name, value, hint) triples), is a ContractError. Caches (tuples) are passed through
+        unchecked."""
+        names = _argument_names(func)
+        inputs = [(f"its input {names[k] if isinstance(k, int) and k < len(names) else k}", v, HINT_INPUT_COPIES)
+                  for k, v in [*enumerate(args), *kwargs.items()] if isinstance(v, np.ndarray)]
+        saved = [(name, value, _snapshot(value), hint) for name, value, hint in [*inputs, *watch]]
         try:
             result = func(*args, **kwargs)
         except (KeyboardInterrupt, CheckFailure, ContractError):
             raise
         except BaseException as exc:  # SystemExit included: it is an answer too
             raise StudentError(label, exc, self.now) from exc
-        names = _argument_names(func)
-        for key, before in saved:
-            value = args[key] if isinstance(key, int) else kwargs[key]
+        for name, value, before, hint in saved:
             where = _changed(value, before)
             if where:
-                arg = names[key] if isinstance(key, int) and key < len(names) else key
-                raise ContractError(f"{label} modified its input {arg}{where} (input: {self.now})",
-                                    "work on copies (x = x.copy(), or out-of-place operations such as a = a + b); "
-                                    "the caller's arrays must not change", _function(label))
-        for name, value, before in watched:
-            where = _changed(value, before)
-            if where:
-                raise ContractError(f"{label} modified {name}{where} (input: {self.now})",
-                                    "work on copies; the caller's arrays must not change", _function(label))
+                raise ContractError(f"{label} modified {name}{where} (input: {self.now})", hint, _function(label))
         return result
 
     def forward(self, name, *args):
         """Call the submitted forward pass ``name``: its (out, cache)."""
         return self.returns(name, 2, "(out, cache)", *args)
 
-    def returns(self, name, count, what, *args):
+    def returns(self, name, count, what, *args, watch=()):
         """Call the submitted function ``name``; it must return a tuple of ``count`` values (``what``)."""
-        return self.unpack(name, self.call(name, getattr(self.module, name), *args), count, what)
+        return self.unpack(name, self.call(name, getattr(self.module, name), *args, watch=watch), count, what)
 
     def unpack(self, label, result, count, what):
         if not isinstance(result, (tuple, list)) or len(result) != count:
@@ -423,13 +414,6 @@ class GradingCase(unittest.TestCase):
                    else f"a {type(result).__name__}")
             raise ContractError(f"{label} must return {what}, got {got} (input: {self.now})", None, _function(label))
         return result
-
-    def unchanged(self, label, value, saved):
-        where = _changed(value, saved)
-        if where:
-            raise ContractError(f"{label}{where} (input: {self.now})",
-                                "a backward pass must not write into the arrays its forward pass was given "
-                                "(they are in the cache): allocate the gradient with np.zeros(...)", _function(label))
 
     def remember(self, label, value):
         """Keep the first result of ``label`` (with a copy) for check_kept."""
@@ -523,6 +507,18 @@ class GradingCase(unittest.TestCase):
             return importlib.import_module(module_name)
         except ImportError:
             self.skipTest(f"{module_name} is not installed, so {purpose} is skipped")
+
+
+HINT_INPUT_COPIES = ("work on copies (x = x.copy(), or out-of-place operations such as a = a + b); the caller's "
+                     "arrays must not change")
+HINT_KEEP_PARAMS = "work on copies; the caller's arrays must not change"
+
+
+def held_in_cache(forward, **arrays):
+    """``watch`` triples for a backward pass: the arrays given to ``forward``, which its cache holds."""
+    return [(f"{name} (given to {forward}, held in its cache)", value,
+             "a backward pass must not write into the arrays its forward pass was given (they are in the cache): "
+             "allocate the gradient with np.zeros(...)") for name, value in arrays.items()]
 
 
 def _function(label):
@@ -698,12 +694,10 @@ class TestCnnLayers(GradingCase):
         for N, C, H, W, F, HH, WW in CONV_CASES:
             x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((F, C, HH, WW))
             dout = rng.standard_normal((N, F, H - HH + 1, W - WW + 1))
-            saved = (x.copy(), w.copy())
             self.now = _shape(x, w, dout, names=("x", "w", "dout"))
             _, cache = self.forward("conv_forward", x, w)
-            dx, dw = self.returns("conv_backward", 2, "(dx, dw)", dout, cache)
-            self.unchanged("conv_backward modified x (given to conv_forward, held in its cache)", x, saved[0])
-            self.unchanged("conv_backward modified w (given to conv_forward, held in its cache)", w, saved[1])
+            dx, dw = self.returns("conv_backward", 2, "(dx, dw)", dout, cache,
+                                  watch=held_in_cache("conv_forward", x=x, w=w))
             ref_dx, ref_dw = ref_conv_backward(x, w, dout)
             self.assert_close("conv_backward dx", dx, ref_dx, diagnose=[(
                 "the full convolution with the kernel not flipped", ref_conv_backward(x, w[:, :, ::-1, ::-1], dout)[0],
@@ -756,12 +750,11 @@ class TestCnnLayers(GradingCase):
         rng = rng_for("max_pool_backward")
         for shape, (ph, pw, s) in POOL_CASES:
             x = tie_free(rng, shape)
-            saved = x.copy()
             self.now = f"x {shape}, pool {ph}x{pw} stride {s} (distinct values)"
             _, cache = self.forward("max_pool_forward", x, _pool_param(ph, pw, s))
             dout = rng.standard_normal(ref_max_pool(x, ph, pw, s).shape)
-            dx = self.call("max_pool_backward", self.module.max_pool_backward, dout, cache)
-            self.unchanged("max_pool_backward modified x (given to max_pool_forward, held in its cache)", x, saved)
+            dx = self.call("max_pool_backward", self.module.max_pool_backward, dout, cache,
+                           watch=held_in_cache("max_pool_forward", x=x))
             expected = ref_max_pool_backward(x, dout, ph, pw, s)
             overwrite = np.zeros(x.shape)
             for i in range(dout.shape[2]):
@@ -886,7 +879,7 @@ class TestConvNet(ModelCase):
     def _compare_model(self, model, X, y, tol):
         """scores, loss and every gradient of model.loss against the reference model with the same params."""
         params = {k: v.copy() for k, v in model.params.items()}
-        watch = [("X", X), ("y", y), ("model.params", model.params)]
+        watch = [("model.params", model.params, HINT_KEEP_PARAMS)]
         scores = self.call("ConvNet.loss", model.loss, X, watch=watch)
         expected = ref_convnet_loss(params, X)
         self.assert_close("ConvNet.loss(X) scores", scores, expected, dtype=expected.dtype, atol=tol, rtol=tol,
@@ -1063,12 +1056,10 @@ class TestRnnLayers(GradingCase):
             x, h0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, H))
             Wx, Wh, b = _rnn_weights(rng, D, H)
             dh = rng.standard_normal((T, N, H))
-            saved = [a.copy() for a in (x, h0, Wx, Wh, b)]
             self.now = _shape(x, h0, dh, names=("x", "h0", "dh")) + f", H={H}"
             _, cache = self.returns("rnn_forward", 2, "(h, cache)", x, h0, Wx, Wh, b)
-            grads = self.returns("rnn_backward", 5, "(dx, dh0, dWx, dWh, db)", dh, cache)
-            for name, value, before in zip(("x", "h0", "Wx", "Wh", "b"), (x, h0, Wx, Wh, b), saved):
-                self.unchanged(f"rnn_backward modified {name} (given to rnn_forward, held in its cache)", value, before)
+            grads = self.returns("rnn_backward", 5, "(dx, dh0, dWx, dWh, db)", dh, cache,
+                                 watch=held_in_cache("rnn_forward", x=x, h0=h0, Wx=Wx, Wh=Wh, b=b))
             expected = ref_rnn_backward(x, h0, Wx, Wh, b, dh)
             dropped = ref_rnn_backward(x, h0, Wx, Wh, b, dh, carry=False)
             for k, name in enumerate(("dx", "dh0", "dWx", "dWh", "db")):
@@ -1273,7 +1264,7 @@ class TestCaptioningRNN(ModelCase):
         return params, features, captions
 
     def _compare_captioning(self, model, params, features, captions, tol):
-        watch = [("features", features), ("captions", captions), ("model.params", model.params)]
+        watch = [("model.params", model.params, HINT_KEEP_PARAMS)]
         loss, grads = self.unpack("CaptioningRNN.loss", self.call("CaptioningRNN.loss", model.loss, features, captions,
                                                                   watch=watch), 2, "(loss, grads)")
         ref_loss, ref_grads = ref_captioning_loss(params, features, captions, 0)
@@ -1344,7 +1335,7 @@ class TestCaptioningRNN(ModelCase):
         model = self._model(V, D, W, H, np.float64)
         self._set_params(model, params)
         captions = self.call("CaptioningRNN.sample", model.sample, features, max_length=L,
-                             watch=[("features", features), ("model.params", model.params)])
+                             watch=[("model.params", model.params, HINT_KEEP_PARAMS)])
         stop_hint = ("generate all max_length words: the course's sample does not stop at <END> (the words after it "
                      "are ignored when captions are decoded)")
         self.assert_close("CaptioningRNN.sample captions", captions, expected, dtype=np.int32, atol=0, rtol=0,
