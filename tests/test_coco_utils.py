@@ -1,7 +1,6 @@
 """coco_utils.py on tiny generated files: loading, subsampling, minibatches, decoding, images, the MNIST
 stand-in builder and the real-data / download / offline-fallback decision. No network."""
 import json
-import os
 import stat
 import zipfile
 from pathlib import Path
@@ -262,12 +261,17 @@ def test_prepare_falls_back_offline_to_the_standin_once(tmp_path, monkeypatch, c
     assert load_coco_data(standin)['train_captions'].shape == (20, 17)
 
 
+BUILD_MNIST_CAPTIONING = coco_utils.build_mnist_captioning     # before any test replaces it
+
+
+def small_standin(folder):
+    """A tiny stand-in built from fake digits (fast, no MNIST needed)."""
+    return BUILD_MNIST_CAPTIONING(folder, mnist=fake_mnist(), num_train=20, num_val=10, feature_dim=9)
+
+
 def use_small_standin(monkeypatch):
-    """Make prepare_coco_data build a tiny stand-in from fake digits (fast, no MNIST needed)."""
-    real_build = coco_utils.build_mnist_captioning
-    monkeypatch.setattr(coco_utils, 'build_mnist_captioning',
-                        lambda out_dir: real_build(out_dir, mnist=fake_mnist(), num_train=20, num_val=10,
-                                                   feature_dim=9))
+    """Make prepare_coco_data build a tiny stand-in (small_standin)."""
+    monkeypatch.setattr(coco_utils, 'build_mnist_captioning', small_standin)
 
 
 def test_prepare_falls_back_when_the_download_fails(tmp_path, monkeypatch, capsys):
@@ -356,13 +360,6 @@ def test_a_folder_where_a_file_belongs_is_named(tmp_path):
     assert coco_utils.dataset_problem(base)[0] == 'damaged'
 
 
-BUILD_MNIST_CAPTIONING = coco_utils.build_mnist_captioning     # before any test replaces it
-
-
-def small_standin(folder):
-    return BUILD_MNIST_CAPTIONING(folder, mnist=fake_mnist(), num_train=20, num_val=10, feature_dim=9)
-
-
 @pytest.mark.parametrize('damage', ['truncated h5', 'empty png', 'missing file', 'old format'])
 def test_a_damaged_generated_standin_is_rebuilt(tmp_path, monkeypatch, capsys, damage):
     standin = small_standin(tmp_path / 'standin')
@@ -395,8 +392,9 @@ def test_a_standin_folder_holding_user_files_is_never_replaced(tmp_path, monkeyp
 
 
 def test_generated_folders_get_the_usual_permissions(tmp_path, monkeypatch):
-    umask = os.umask(0)
-    os.umask(umask)
+    from test_data_utils import current_umask
+
+    umask = current_umask()
     standin = small_standin(tmp_path / 'standin')
     assert stat.S_IMODE(standin.stat().st_mode) == 0o777 & ~umask          # not mkdtemp's 0700
     assert stat.S_IMODE((standin / 'images').stat().st_mode) == 0o777 & ~umask
@@ -448,18 +446,10 @@ def test_a_truncated_zip_is_named_with_its_fix(tmp_path, monkeypatch, capsys):
 
 
 def test_read_only_data_folder_is_a_clear_message(tmp_path, monkeypatch, capsys):
-    from test_data_utils import read_only
+    from test_data_utils import check_read_only_data_folder
 
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / 'data').mkdir()
     use_small_standin(monkeypatch)
-    read_only(monkeypatch, tmp_path / 'data')
-    with pytest.raises(DataUnavailableError, match=r'Permission denied(.|\n)*chmod u\+w data'):
-        coco_utils.prepare_coco_data()
-    assert coco_utils.main() == 1                          # the COCO step of `make data`: a message, no traceback
-    err = capsys.readouterr().err
-    assert 'chmod u+w data' in err and 'Traceback' not in err
-    assert list((tmp_path / 'data').iterdir()) == []
+    check_read_only_data_folder(tmp_path, monkeypatch, capsys, coco_utils.prepare_coco_data, coco_utils.main)
 
 
 def _snapshot(folder):

@@ -1,7 +1,8 @@
 """Data preparation on tiny generated files: loading, splits, hash checks, offline fallback; atomic writes;
 damaged files, folders in place of files, a read-only or full data/, and messages without machine paths.
 
-The fault injectors here (disk_full, read_only, leftovers) are imported by the other tests of generated files."""
+The fault injectors and checks here (disk_full, read_only, leftovers, current_umask, check_read_only_data_folder)
+are imported by the other tests of generated files."""
 import builtins
 import errno
 import fnmatch
@@ -171,6 +172,26 @@ def leftovers(folder):
     return sorted(p.name for p in Path(folder).iterdir() if ".tmp" in p.name or p.name.startswith("tmp"))
 
 
+def current_umask():
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def check_read_only_data_folder(tmp_path, monkeypatch, capsys, prepare, make_data_step):
+    """With tmp_path/data read-only (and tmp_path the working folder), ``prepare()`` raises a DataUnavailableError
+    naming the fix and ``make_data_step()`` prints it and returns 1, without a traceback; nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    read_only(monkeypatch, tmp_path / "data")
+    with pytest.raises(data_utils.DataUnavailableError, match=r"Permission denied(.|\n)*chmod u\+w data"):
+        prepare()
+    assert make_data_step() == 1
+    err = capsys.readouterr().err
+    assert "chmod u+w data" in err and "Traceback" not in err
+    assert list((tmp_path / "data").iterdir()) == []
+
+
 # ----------------------------------------------------------------------------------------------------
 # atomic_path / write_text_atomic / write_bytes_atomic / atomic_dir
 # ----------------------------------------------------------------------------------------------------
@@ -181,8 +202,7 @@ def test_atomic_path_writes_all_at_once_with_usual_permissions(tmp_path):
         np.savez(tmp, a=np.arange(3))
     assert target.exists() and leftovers(target.parent) == []
     np.testing.assert_array_equal(np.load(target)["a"], np.arange(3))
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = current_umask()
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o777 & ~umask
 
@@ -217,9 +237,7 @@ def test_atomic_dir_builds_refuses_and_cleans_up(tmp_path):
         assert tmp.parent == tmp_path and not target.exists()
         (tmp / "a.txt").write_text("a")
     assert (target / "a.txt").read_text() == "a" and leftovers(tmp_path) == []
-    umask = os.umask(0)
-    os.umask(umask)
-    assert stat.S_IMODE(target.stat().st_mode) == 0o777 & ~umask          # not mkdtemp's 0700
+    assert stat.S_IMODE(target.stat().st_mode) == 0o777 & ~current_umask()          # not mkdtemp's 0700
 
     with pytest.raises(FileExistsError, match="not replaced"):      # an existing folder is never replaced...
         with data_utils.atomic_dir(target):
@@ -341,15 +359,7 @@ def test_subset_build_on_a_full_disk_keeps_the_previous_subset(tmp_path, monkeyp
 
 
 def test_read_only_data_folder_is_a_clear_message(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "data").mkdir()
-    read_only(monkeypatch, tmp_path / "data")
-    with pytest.raises(data_utils.DataUnavailableError, match=r"Permission denied(.|\n)*chmod u\+w data"):
-        data_utils.load_mnist()
-    assert data_utils.main() == 1                               # `make data`: the message, no traceback
-    err = capsys.readouterr().err
-    assert "chmod u+w data" in err and "Traceback" not in err
-    assert list((tmp_path / "data").iterdir()) == []
+    check_read_only_data_folder(tmp_path, monkeypatch, capsys, data_utils.load_mnist, data_utils.main)
 
 
 def test_messages_show_paths_relative_to_the_repository(monkeypatch):
