@@ -603,9 +603,11 @@ def ref_max_pool_backward(x, dout, ph, pw, stride, rule="course"):
     return dx
 
 
-def convnet_shapes(input_dim, F1, F2, fs, hidden, classes):
-    """Documented parameter shapes and fan-ins of ConvNet, in the documented draw order."""
+def convnet_shapes(input_dim, num_filters_1, num_filters_2, filter_size, hidden_dim, num_classes):
+    """Documented parameter shapes and fan-ins of ConvNet (its architecture arguments), in the documented draw
+    order."""
     C, H, W = input_dim
+    F1, F2, fs, hidden, classes = num_filters_1, num_filters_2, filter_size, hidden_dim, num_classes
     h1, w1 = (H - fs + 1) // 2, (W - fs + 1) // 2
     h2, w2 = (h1 - fs + 1) // 2, (w1 - fs + 1) // 2
     fc_in = F2 * h2 * w2
@@ -615,8 +617,8 @@ def convnet_shapes(input_dim, F1, F2, fs, hidden, classes):
     return shapes, fan_in
 
 
-def ref_convnet_loss(params, X, y=None):
-    """The reference ConvNet, composed from the kit's reference layers."""
+def ref_convnet_loss(params, X, y):
+    """The reference ConvNet, composed from the kit's reference layers: (scores, loss, grads)."""
     L, CL = reference("layers"), reference("cnn_layers")
     pool = {"pool_height": 2, "pool_width": 2, "stride": 2}
     a1, c1 = CL.conv_forward(X, params["W1"])
@@ -628,8 +630,6 @@ def ref_convnet_loss(params, X, y=None):
     h, hc = L.fc_forward(p2.reshape(len(X), -1), params["W3"], params["b3"])
     hr, hrc = L.relu_forward(h)
     scores, sc = L.fc_forward(hr, params["W4"], params["b4"])
-    if y is None:
-        return scores
     loss, dscores = L.softmax_loss(scores, y)
     grads = {}
     dhr, grads["W4"], grads["b4"] = L.fc_backward(dscores, sc)
@@ -638,7 +638,7 @@ def ref_convnet_loss(params, X, y=None):
     dp1, grads["W2"] = CL.conv_backward(L.relu_backward(dr2, rc2), c2)
     dr1 = CL.max_pool_backward(dp1, pc1)
     _, grads["W1"] = CL.conv_backward(L.relu_backward(dr1, rc1), c1)
-    return loss, grads
+    return scores, loss, grads
 
 
 def tie_free(rng, shape, scale=1.0):
@@ -816,8 +816,28 @@ HINT_CONVNET_NAMES = ("at the top of cnn.py: `from cnn_layers import conv_forwar
 class ModelCase(GradingCase):
     """A model module (cnn.py, rnn.py), imported beside the kit's reference layers."""
 
+    MODEL = None           # the graded class
     LAYERS = None          # the reference layer module whose functions replace the patched names
     NAMES_HINT = None
+
+    def _set_params(self, model, params):
+        """Give ``model`` copies of ``params`` (its own must have the same names, shapes and dtypes)."""
+        have = self.expect_dict(f"{self.MODEL}.params", getattr(model, "params", None), params)
+        for name, value in params.items():
+            self.expect_array(f"{self.MODEL}.params[{name!r}]", have[name], value.shape, value.dtype)
+            model.params[name] = value.copy()
+        return model
+
+    def _check_loss(self, label, result, expected, order, hint=None):
+        """``result`` of model.loss, (loss, grads), against the reference's ``expected`` (loss, grads); the
+        gradients in ``order``."""
+        loss, grads = self.unpack(label, result, 2, "(loss, grads)")
+        ref_loss, ref_grads = expected
+        self.assert_scalar(f"{label} loss", loss, ref_loss, ref_loss.dtype, MODEL_TOL, MODEL_TOL)
+        self.expect_dict(f"{self.MODEL}.loss grads", grads, ref_grads)
+        for name in order:
+            self.assert_close(f"{self.MODEL}.loss grads[{name!r}]", grads[name], ref_grads[name],
+                              dtype=ref_grads[name].dtype, atol=MODEL_TOL, rtol=MODEL_TOL, hint=hint)
 
     def _patched(self, names):
         """Patch cnn.NAME (or rnn.NAME) with the reference implementation, as the course does."""
@@ -834,10 +854,9 @@ class TestConvNet(ModelCase):
     """cnn.py: ConvNet, graded beside the kit's reference layers."""
 
     MODULE = "cnn"
+    MODEL = "ConvNet"
     LAYERS = "cnn_layers"
     NAMES_HINT = HINT_CONVNET_NAMES
-    COURSE_ARGS = dict(input_dim=(3, 29, 29), num_filters_1=4, num_filters_2=5, filter_size=3, hidden_dim=19,
-                       num_classes=5)
 
     @check("ConvNet.__init__", "parameter shapes, dtypes and seeded values (draw order W1, W2, W3, b3, W4, b4)",
            "draw each parameter with np.random.uniform(-sqrt(k), sqrt(k), size=shape), k = 1/fan_in (C*fs*fs for W1, "
@@ -868,34 +887,20 @@ class TestConvNet(ModelCase):
                                        self.hint)
                 self.assert_close(f"params[{name!r}]", params[name], value, dtype=dtype)
 
-    def _model_with(self, kwargs, params):
-        model = self.call("ConvNet", self.module.ConvNet, **kwargs)
-        have = self.expect_dict("ConvNet.params", getattr(model, "params", None), params)
-        for name, value in params.items():
-            self.expect_array(f"ConvNet.params[{name!r}]", have[name], value.shape, value.dtype)
-            model.params[name] = value.copy()
-        return model
-
-    def _compare_model(self, model, X, y, tol):
+    def _compare_model(self, model, X, y):
         """scores, loss and every gradient of model.loss against the reference model with the same params."""
         params = {k: v.copy() for k, v in model.params.items()}
         watch = [("model.params", model.params, HINT_KEEP_PARAMS)]
         scores = self.call("ConvNet.loss", model.loss, X, watch=watch)
-        expected = ref_convnet_loss(params, X)
-        self.assert_close("ConvNet.loss(X) scores", scores, expected, dtype=expected.dtype, atol=tol, rtol=tol,
+        ref_scores, ref_loss, ref_grads = ref_convnet_loss(params, X, y)
+        self.assert_close("ConvNet.loss(X) scores", scores, ref_scores, dtype=ref_scores.dtype, atol=MODEL_TOL,
+                          rtol=MODEL_TOL,
                           hint="conv - relu - 2x2 max pool - conv - relu - 2x2 max pool - flatten - fc - relu - fc, "
                                "with no regularization; do not cast X")
-        result = self.unpack("ConvNet.loss(X, y)", self.call("ConvNet.loss", model.loss, X, y, watch=watch), 2,
-                             "(loss, grads)")
-        loss, grads = result
-        ref_loss, ref_grads = ref_convnet_loss(params, X, y)
-        self.assert_scalar("ConvNet.loss(X, y) loss", loss, ref_loss, ref_loss.dtype, tol, tol)
-        self.expect_dict("ConvNet.loss grads", grads, ref_grads)
-        for name in ("W4", "b4", "W3", "b3", "W2", "W1"):   # the order backpropagation reaches them
-            self.assert_close(f"ConvNet.loss grads[{name!r}]", grads[name], ref_grads[name],
-                              dtype=ref_grads[name].dtype, atol=tol, rtol=tol,
-                              hint="backpropagate through every layer in reverse order: fc - relu - fc, then "
-                                   "unflatten to the pool output's shape, pool - relu - conv twice; grads are not cast")
+        self._check_loss("ConvNet.loss(X, y)", self.call("ConvNet.loss", model.loss, X, y, watch=watch),
+                         (ref_loss, ref_grads), ("W4", "b4", "W3", "b3", "W2", "W1"),   # backpropagation's order
+                         hint="backpropagate through every layer in reverse order: fc - relu - fc, then unflatten "
+                              "to the pool output's shape, pool - relu - conv twice; grads are not cast")
 
     @check("ConvNet.loss", "the course's test: conv names patched, float64 X with the default float32 params",
            "ConvNet.loss must call the module-level conv_forward / conv_backward (the course patches them), "
@@ -903,7 +908,9 @@ class TestConvNet(ModelCase):
            "as it is (no cast: NumPy promotes to float64) and return the loss as a NumPy scalar")
     def test_loss_course_setup(self):
         rng = rng_for("convnet course setup")
-        shapes, fan_in = convnet_shapes((3, 29, 29), 4, 5, 3, 19, 5)
+        arch = dict(input_dim=(3, 29, 29), num_filters_1=4, num_filters_2=5, filter_size=3, hidden_dim=19,
+                    num_classes=5)
+        shapes, fan_in = convnet_shapes(**arch)
         params = {k: rng.uniform(-1, 1, shapes[k]).astype(np.float32) * np.float32(np.sqrt(1 / fan_in[k]))
                   for k in shapes}
         X = rng.standard_normal((5, 3, 29, 29))
@@ -912,8 +919,7 @@ class TestConvNet(ModelCase):
                     "num_classes=5) with float32 params, X float64 (5, 3, 29, 29)")
         patches = self._patched(("conv_forward", "conv_backward"))
         with patches[0] as forward, patches[1] as backward:
-            model = self._model_with(self.COURSE_ARGS, params)
-            self._compare_model(model, X, y, MODEL_TOL)
+            self._compare_model(self._set_params(self.call("ConvNet", self.module.ConvNet, **arch), params), X, y)
             # loss(X) and loss(X, y): two convolutions forward each time, two backward in the second
             for name, patched, expected in (("conv_forward", forward, 4), ("conv_backward", backward, 2)):
                 if patched.call_count < expected:
@@ -927,16 +933,16 @@ class TestConvNet(ModelCase):
            "does not flatten) - fc - relu - fc - softmax; H1 = (H - fs + 1) // 2, H2 = (H1 - fs + 1) // 2")
     def test_loss_float64(self):
         rng = rng_for("convnet float64")
-        kwargs = dict(input_dim=(2, 17, 14), num_filters_1=3, num_filters_2=4, filter_size=4, hidden_dim=7,
-                      num_classes=6, dtype=np.float64)
-        shapes, _ = convnet_shapes((2, 17, 14), 3, 4, 4, 7, 6)
+        arch = dict(input_dim=(2, 17, 14), num_filters_1=3, num_filters_2=4, filter_size=4, hidden_dim=7,
+                    num_classes=6)
+        shapes, _ = convnet_shapes(**arch)
         params = {k: tie_free(rng, shapes[k], scale=0.8) for k in shapes}
         X = tie_free(rng, (4, 2, 17, 14), scale=2.0)
         y = np.array([0, 5, 2, 3])
         self.now = "ConvNet(input_dim=(2, 17, 14), num_filters_1=3, num_filters_2=4, filter_size=4, hidden_dim=7, " \
                    "num_classes=6, dtype=np.float64), X float64 (4, 2, 17, 14)"
-        model = self._model_with(kwargs, params)
-        self._compare_model(model, X, y, MODEL_TOL)
+        model = self.call("ConvNet", self.module.ConvNet, **arch, dtype=np.float64)
+        self._compare_model(self._set_params(model, params), X, y)
 
 
 # ======================================================================================================
@@ -1216,6 +1222,7 @@ class TestCaptioningRNN(ModelCase):
     """rnn.py: CaptioningRNN, graded beside the kit's reference layers."""
 
     MODULE = "rnn"
+    MODEL = "CaptioningRNN"
     LAYERS = "rnn_layers"
     NAMES_HINT = ("at the top of rnn.py: `from rnn_layers import temporal_fc_forward, temporal_fc_backward, ...` and "
                   "call those names in CaptioningRNN.loss: the course replaces rnn.temporal_fc_forward / "
@@ -1226,12 +1233,6 @@ class TestCaptioningRNN(ModelCase):
         if dtype is not np.float32:
             kwargs["dtype"] = dtype
         return self.call("CaptioningRNN", self.module.CaptioningRNN, vocabulary(V), **kwargs)
-
-    def _set_params(self, model, params):
-        have = self.expect_dict("CaptioningRNN.params", getattr(model, "params", None), params)
-        for name, value in params.items():
-            self.expect_array(f"CaptioningRNN.params[{name!r}]", have[name], value.shape, value.dtype)
-            model.params[name] = value.copy()
 
     @check("CaptioningRNN.__init__", "parameter shapes, dtypes and seeded values (the documented draw order)",
            "draw from the global np.random in this order: " + ", ".join(f"{k} = {v}" for k, v in CAPTIONING_ORDER) +
@@ -1263,17 +1264,6 @@ class TestCaptioningRNN(ModelCase):
         captions[N - 1, 5:] = 0
         return params, features, captions
 
-    def _compare_captioning(self, model, params, features, captions, tol):
-        watch = [("model.params", model.params, HINT_KEEP_PARAMS)]
-        loss, grads = self.unpack("CaptioningRNN.loss", self.call("CaptioningRNN.loss", model.loss, features, captions,
-                                                                  watch=watch), 2, "(loss, grads)")
-        ref_loss, ref_grads = ref_captioning_loss(params, features, captions, 0)
-        self.assert_scalar("CaptioningRNN.loss loss", loss, ref_loss, ref_loss.dtype, tol, tol)
-        self.expect_dict("CaptioningRNN.loss grads", grads, ref_grads)
-        for name in ("W_vocab", "b_vocab", "Wx", "Wh", "b", "W_embed", "W_proj", "b_proj"):
-            self.assert_close(f"CaptioningRNN.loss grads[{name!r}]", grads[name], ref_grads[name],
-                              dtype=ref_grads[name].dtype, atol=tol, rtol=tol)
-
     @check("CaptioningRNN.loss", "the course's test: temporal_fc names patched, float64, <NULL> padding",
            "h0 = features W_proj + b_proj; the RNN reads captions[:, :-1] (embedded, then time-major) and predicts "
            "captions[:, 1:]; mask = targets != <NULL>; scores from temporal_fc_forward; backpropagate in reverse; "
@@ -1285,9 +1275,11 @@ class TestCaptioningRNN(ModelCase):
                     "features float64 (3, 4), captions (3, 6) with <NULL> padding")
         patches = self._patched(("temporal_fc_forward", "temporal_fc_backward"))
         with patches[0] as forward, patches[1] as backward:
-            model = self._model(7, 4, 5, 6, np.float64)
-            self._set_params(model, params)
-            self._compare_captioning(model, params, features, captions, MODEL_TOL)
+            model = self._set_params(self._model(7, 4, 5, 6, np.float64), params)
+            result = self.call("CaptioningRNN.loss", model.loss, features, captions,
+                               watch=[("model.params", model.params, HINT_KEEP_PARAMS)])
+            self._check_loss("CaptioningRNN.loss", result, ref_captioning_loss(params, features, captions, 0),
+                             ("W_vocab", "b_vocab", "Wx", "Wh", "b", "W_embed", "W_proj", "b_proj"))
             for name, patched in (("temporal_fc_forward", forward), ("temporal_fc_backward", backward)):
                 if patched.call_count == 0:
                     raise ContractError(f"CaptioningRNN.loss never called rnn.{name} ({self.now}): the course's "

@@ -383,7 +383,7 @@ def test_reference_models_match_torch():
     shapes, _ = autograder.convnet_shapes((2, 13, 11), 3, 4, 3, 5, 4)
     params = {k: autograder.tie_free(rng, s) for k, s in shapes.items()}
     X, y = autograder.tie_free(rng, (3, 2, 13, 11)), np.array([0, 3, 1])
-    loss, grads = autograder.ref_convnet_loss(params, X, y)
+    _, loss, grads = autograder.ref_convnet_loss(params, X, y)
     p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     a = F.max_pool2d(F.relu(F.conv2d(torch.tensor(X), p["W1"])), 2, 2)
     a = F.max_pool2d(F.relu(F.conv2d(a, p["W2"])), 2, 2)
