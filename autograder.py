@@ -572,10 +572,15 @@ def ref_conv_backward(x, w, dout):
     return dx, dw
 
 
+def pool_out_shape(shape, ph, pw, stride):
+    """The shape of max pooling's output for an input of ``shape`` (N, C, H, W)."""
+    N, C, H, W = shape
+    return N, C, 1 + (H - ph) // stride, 1 + (W - pw) // stride
+
+
 def ref_max_pool(x, ph, pw, stride):
-    N, C, H, W = x.shape
-    Ho, Wo = 1 + (H - ph) // stride, 1 + (W - pw) // stride
-    out = np.zeros((N, C, Ho, Wo))
+    out = np.zeros(pool_out_shape(x.shape, ph, pw, stride))
+    _, _, Ho, Wo = out.shape
     for i in range(Ho):
         for j in range(Wo):
             out[:, :, i, j] = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw].max(axis=(2, 3))
@@ -584,8 +589,8 @@ def ref_max_pool(x, ph, pw, stride):
 
 def ref_max_pool_backward(x, dout, ph, pw, stride, rule="course"):
     """The course's rule: every element equal to its window's max gets the window's full gradient; overlapping
-    windows add up. ``rule`` 'share' (ties split the gradient) and 'first' (only the first maximum) give the
-    two usual wrong answers, for diagnosis."""
+    windows add up. ``rule`` 'share' (ties split the gradient), 'first' (only the first maximum) and 'assign'
+    (overlapping windows overwrite each other's gradient) give the usual wrong answers, for diagnosis."""
     dx = np.zeros(x.shape)
     for i in range(dout.shape[2]):
         for j in range(dout.shape[3]):
@@ -599,7 +604,11 @@ def ref_max_pool_backward(x, dout, ph, pw, stride, rule="course"):
                 first = np.zeros_like(flat)
                 np.put_along_axis(first, flat.argmax(axis=2)[..., None], 1.0, axis=2)
                 mask = first.reshape(mask.shape)
-            dx[:, :, rows, cols] += mask * dout[:, :, i:i + 1, j:j + 1]
+            update = mask * dout[:, :, i:i + 1, j:j + 1]
+            if rule == "assign":
+                np.copyto(dx[:, :, rows, cols], update, where=mask > 0)
+            else:
+                dx[:, :, rows, cols] += update
     return dx
 
 
@@ -752,19 +761,12 @@ class TestCnnLayers(GradingCase):
             x = tie_free(rng, shape)
             self.now = f"x {shape}, pool {ph}x{pw} stride {s} (distinct values)"
             _, cache = self.forward("max_pool_forward", x, _pool_param(ph, pw, s))
-            dout = rng.standard_normal(ref_max_pool(x, ph, pw, s).shape)
+            dout = rng.standard_normal(pool_out_shape(shape, ph, pw, s))
             dx = self.call("max_pool_backward", self.module.max_pool_backward, dout, cache,
                            watch=held_in_cache("max_pool_forward", x=x))
-            expected = ref_max_pool_backward(x, dout, ph, pw, s)
-            overwrite = np.zeros(x.shape)
-            for i in range(dout.shape[2]):
-                for j in range(dout.shape[3]):
-                    window = x[:, :, i * s:i * s + ph, j * s:j * s + pw]
-                    mask = window == window.max(axis=(2, 3), keepdims=True)
-                    region = overwrite[:, :, i * s:i * s + ph, j * s:j * s + pw]
-                    region[mask] = np.broadcast_to(dout[:, :, i:i + 1, j:j + 1], mask.shape)[mask]
-            self.assert_close("max_pool_backward dx", dx, expected, diagnose=[(
-                "assigning instead of adding where windows overlap", overwrite,
+            self.assert_close("max_pool_backward dx", dx, ref_max_pool_backward(x, dout, ph, pw, s), diagnose=[(
+                "assigning instead of adding where windows overlap",
+                ref_max_pool_backward(x, dout, ph, pw, s, "assign"),
                 "overlapping windows (stride < pool size) can share a maximum: add the gradients "
                 "(dx[...] += ...), do not assign them")])
             self.remember("max_pool_backward", dx)
@@ -777,7 +779,7 @@ class TestCnnLayers(GradingCase):
             x = rng.integers(0, 3, shape).astype(np.float64)        # small integers: many ties
             self.now = f"x {shape} holding small integers (tied maxima), pool {ph}x{pw} stride {s}"
             _, cache = self.forward("max_pool_forward", x, _pool_param(ph, pw, s))
-            dout = rng.standard_normal(ref_max_pool(x, ph, pw, s).shape)
+            dout = rng.standard_normal(pool_out_shape(shape, ph, pw, s))
             dx = self.call("max_pool_backward", self.module.max_pool_backward, dout, cache)
             self.assert_close("max_pool_backward dx", dx, ref_max_pool_backward(x, dout, ph, pw, s), diagnose=[
                 ("the gradient divided among the tied maxima", ref_max_pool_backward(x, dout, ph, pw, s, "share"),
@@ -1158,16 +1160,17 @@ class TestRnnLayers(GradingCase):
             for step in range(T):
                 prev = torch.tanh(t["x"][step] @ t["Wx"] + prev @ t["Wh"] + t["b"])
                 states.append(prev)
-            scores_t = torch.stack(states).transpose(0, 1) @ t["Wv"] + t["bv"]        # (N, T, M)
+            h_t = torch.stack(states)                                                  # (T, N, H)
+            scores_t = h_t.transpose(0, 1) @ t["Wv"] + t["bv"]                         # (N, T, M)
             dscores = rng.standard_normal((N, T, M))
             scores_t.backward(torch.tensor(dscores))
             self.now = f"x ({T}, {N}, {D}), H={H}, M={M} (vs PyTorch)"
             h, rnn_cache = self.returns("rnn_forward", 2, "(h, cache)", x, h0, Wx, Wh, b)
-            self.assert_close("rnn_forward h", h, torch.stack(states).detach().numpy())
-            hb = np.ascontiguousarray(ref_rnn_forward(x, h0, Wx, Wh, b).transpose(1, 0, 2))
+            self.assert_close("rnn_forward h", h, h_t.detach().numpy())
+            hb = np.ascontiguousarray(h_t.detach().numpy().transpose(1, 0, 2))
             scores, fc_cache = self.forward("temporal_fc_forward", hb, Wv, bv)
             self.assert_close("temporal_fc_forward out", scores, scores_t.detach().numpy())
-            dhb, dWv, dbv = self.returns("temporal_fc_backward", 3, "(dx, dw, db)", dscores, fc_cache)
+            _, dWv, dbv = self.returns("temporal_fc_backward", 3, "(dx, dw, db)", dscores, fc_cache)
             self.assert_close("temporal_fc_backward dw", dWv, t["Wv"].grad.numpy())
             self.assert_close("temporal_fc_backward db", dbv, t["bv"].grad.numpy())
             dh = np.ascontiguousarray(np.einsum("ntm,hm->tnh", dscores, Wv))

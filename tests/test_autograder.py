@@ -336,8 +336,9 @@ def test_max_pool_oracles():
         out.backward(torch.tensor(dout))
         np.testing.assert_allclose(autograder.ref_max_pool(x, ph, pw, s), out.detach().numpy())
         np.testing.assert_allclose(autograder.ref_max_pool_backward(x, dout, ph, pw, s), xt.grad.numpy())
-    # Ties, by hand: a 2x2 window of equal maxima gives each the full gradient (the course's rule); the usual
-    # wrong answers split it or give it to the first only. Overlapping windows add up.
+    # Ties, by hand: a 2x2 window of equal maxima gives each the full gradient and overlapping windows add up
+    # (the course's rule); the usual wrong answers split it, give it to the first only, or let overlapping
+    # windows overwrite each other.
     x = np.array([[[[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]]]])
     dout = np.array([[[[2.0, 3.0]]]])                     # 2x2 windows, stride 1: columns 0-1 and 1-2
     np.testing.assert_array_equal(autograder.ref_max_pool_backward(x, dout, 2, 2, 1),
@@ -346,6 +347,8 @@ def test_max_pool_oracles():
                                   [[[[0.5, 2.0, 0.0], [0.5, 2.0, 0.0]]]])
     np.testing.assert_array_equal(autograder.ref_max_pool_backward(x, dout, 2, 2, 1, "first"),
                                   [[[[2.0, 3.0, 0.0], [0.0, 0.0, 0.0]]]])
+    np.testing.assert_array_equal(autograder.ref_max_pool_backward(x, dout, 2, 2, 1, "assign"),
+                                  [[[[2.0, 3.0, 0.0], [2.0, 3.0, 0.0]]]])
 
 
 def test_rnn_oracles_match_torch():
