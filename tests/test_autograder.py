@@ -63,25 +63,31 @@ def case_modules(case):
 
 def batches(cases):
     """Group cases so that no two change the same module; a case that hangs is graded alone."""
-    groups = []
+    groups = []                                   # [(cases, the modules they change)]
     for case in cases:
         touched = set(case_modules(case))
-        if case.get("hang"):
-            groups.append([case])
-            continue
-        for group in groups:
-            if not group[0].get("hang") and all(touched.isdisjoint(case_modules(c)) for c in group):
-                group.append(case)
-                break
+        fits = [] if case.get("hang") else [(group, changed) for group, changed in groups
+                                            if not group[0].get("hang") and touched.isdisjoint(changed)]
+        if fits:
+            fits[0][0].append(case)
+            fits[0][1].update(touched)
         else:
-            groups.append([case])
-    return groups
+            groups.append(([case], touched))
+    return [group for group, _ in groups]
 
 
-def run(args, cwd=ROOT, timeout=900, env=None, script=None):
-    command = [sys.executable, str(script or ROOT / "autograder.py"), *map(str, args)]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+def run(args, env=None):
+    command = [sys.executable, str(ROOT / "autograder.py"), *map(str, args)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900,
                           env=dict(os.environ, **(env or {})))
+
+
+def naive_copy(folder):
+    """A new folder holding a copy of every submitted module from tests/naive."""
+    folder.mkdir()
+    for module in autograder.SUBMITTED:
+        shutil.copy2(NAIVE / f"{module}.py", folder / f"{module}.py")
+    return folder
 
 
 def show(result):
@@ -91,9 +97,7 @@ def show(result):
 def grade_batch(folder, group, optional):
     """Write the group's modules over a copy of tests/naive in folder, grade the changed modules; return
     (CompletedProcess, JSON report)."""
-    folder.mkdir()
-    for module in autograder.SUBMITTED:
-        shutil.copy2(NAIVE / f"{module}.py", folder / f"{module}.py")
+    naive_copy(folder)
     graded = []
     for case in group:
         for module, text in case_modules(case).items():
@@ -273,10 +277,7 @@ def test_checks_run_under_pytest(tmp_path):
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300,
                             env=dict(os.environ, **env))
     assert result.returncode == 0 and "3 passed" in result.stdout, result.stdout + result.stderr
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    for module in autograder.SUBMITTED:
-        shutil.copy2(NAIVE / f"{module}.py", broken / f"{module}.py")
+    broken = naive_copy(tmp_path / "broken")
     bug = next(b for b in BUGS if b["id"] == "word_embedding_backward_overwrites_repeats")
     (broken / "rnn_layers.py").write_text(case_modules(bug)["rnn_layers"])
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300,
