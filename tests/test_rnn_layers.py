@@ -275,6 +275,24 @@ def test_temporal_fc_matches_torch_and_numerical_gradients(N, T, D, M):
 
 
 @pytest.mark.course
+def test_temporal_fc_cache_is_the_courses_and_backward_takes_the_courses_cache():
+    """The course compares the forward's cache item by item with (x, w, b, out) and calls the backward pass
+    with its own cache (x (7, 6, 7), w (7, 5), b (5,))."""
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((7, 6, 7)), rng.standard_normal((7, 5)), rng.standard_normal(5)
+    out, cache = temporal_fc_forward(x, w, b)
+    assert isinstance(cache, tuple) and len(cache) == 4
+    for got, expected in zip(cache, (x, w, b, x @ w + b)):
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert np.max(np.abs(got - expected)) < 1e-6
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = temporal_fc_backward(dout, (x.copy(), w.copy(), b.copy(), x @ w + b))
+    np.testing.assert_allclose(dx, dout @ w.T, atol=1e-12)
+    np.testing.assert_allclose(dw, np.einsum('ntd,ntm->dm', x, dout), atol=1e-12)
+    np.testing.assert_allclose(db, dout.sum(axis=(0, 1)), atol=1e-12)
+
+
+@pytest.mark.course
 def test_temporal_fc_time_major_views_give_the_same_numbers():
     """A batch-major view of a time-major array (what the model passes) gives the same numbers."""
     rng = np.random.default_rng(10)
