@@ -24,7 +24,7 @@ import run_notebooks
 import submit
 from data_utils import write_bytes_atomic, write_text_atomic
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ("cnn.ipynb", "rnn.ipynb", "transfer_learning.ipynb", "svm.ipynb")
 SAVED_FIGURE = re.compile(r"^saved figure (\S+)$")
 EPOCH = re.compile(r"^Epoch (\d+)/(\d+)\s*$")
