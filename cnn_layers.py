@@ -14,8 +14,8 @@ of the flat images, with one contiguous run per (c, k, l, n): building it is a p
 product does the forward pass. The input gradient (a full convolution) uses the same shifts in reverse.
 
 Temporaries live in reused per-thread scratch arrays: fresh multi-megabyte arrays are page-faulted in on
-every call, which costs more than the arithmetic at MNIST sizes. Returned arrays and caches never share
-memory with scratch arrays or with each other.
+every call, which made the ConvNet training step 1.7 times slower (bench/bench_cnn.py). Returned arrays
+and caches never share memory with scratch arrays or with each other.
 """
 import threading
 
@@ -31,19 +31,13 @@ def hello():
     print("Hello from cnn_layers.py!")
 
 
-def _check_float_array(name, value, ndim):
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(value).__name__}")
-    if not np.issubdtype(value.dtype, np.floating):
-        raise TypeError(f"{name} must be a real floating-point array, got dtype {value.dtype}")
+def _check_array(name, value, ndim):
+    """TypeError unless value is a real floating-point ndarray; ValueError unless it has ndim dimensions."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        raise TypeError(f"{name} must be a real floating-point numpy array, got "
+                        f"{getattr(value, 'dtype', type(value).__name__)}")
     if value.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {value.shape}")
-
-
-def _check_upstream(dout, expected_shape):
-    _check_float_array("dout", dout, 4)
-    if dout.shape != expected_shape:
-        raise ValueError(f"dout must have the output's shape {expected_shape}, got {dout.shape}")
 
 
 def _scratch(name, shape, dtype):
@@ -57,26 +51,7 @@ def _scratch(name, shape, dtype):
     return buffers[key]
 
 
-# ----------------------------------------------------------------------------------------------------
-# Convolution
-# ----------------------------------------------------------------------------------------------------
-def _check_conv_inputs(x, w):
-    _check_float_array("x", x, 4)
-    _check_float_array("w", w, 4)
-    N, C, H, W = x.shape
-    F, Cw, HH, WW = w.shape
-    if N == 0 or C == 0:
-        raise ValueError(f"x (N, C, H, W) must hold at least one image and channel, got shape {x.shape}")
-    if F == 0:
-        raise ValueError(f"w (F, C, HH, WW) must hold at least one filter, got shape {w.shape}")
-    if C != Cw:
-        raise ValueError(f"channel mismatch: x (N, C, H, W) = {x.shape} has C={C} but w (F, C, HH, WW) = "
-                         f"{w.shape} has C={Cw}")
-    if not (1 <= HH <= H and 1 <= WW <= W):
-        raise ValueError(f"kernel {HH}x{WW} (w {w.shape}) must be non-empty and no larger than the "
-                         f"image {H}x{W} (x {x.shape})")
-
-
+# ---------------------------------------- Convolution
 def _wide_columns(x, HH, WW, dtype):
     """im2col on the wide grid.
 
@@ -111,9 +86,19 @@ def conv_forward(x, w):
     - out: (N, F, H - HH + 1, W - WW + 1), of dtype np.result_type(x, w).
     - cache: (x, w).
     """
-    _check_conv_inputs(x, w)
+    _check_array("x", x, 4)
+    _check_array("w", w, 4)
     N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
+    F, Cw, HH, WW = w.shape
+    if 0 in (N, C, F):
+        raise ValueError(f"x (N, C, H, W) = {x.shape} and w (F, C, HH, WW) = {w.shape} must hold at least one "
+                         f"image, channel and filter")
+    if C != Cw:
+        raise ValueError(f"channel mismatch: x (N, C, H, W) = {x.shape} has C={C} but w (F, C, HH, WW) = "
+                         f"{w.shape} has C={Cw}")
+    if not (1 <= HH <= H and 1 <= WW <= W):
+        raise ValueError(f"kernel {HH}x{WW} (w {w.shape}) must be non-empty and no larger than the image "
+                         f"{H}x{W} (x {x.shape})")
     Ho, Wo = H - HH + 1, W - WW + 1
     dtype = np.result_type(x, w)
     cols = _wide_columns(x, HH, WW, dtype)
@@ -175,7 +160,9 @@ def conv_backward(dout, cache):
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     Ho, Wo = H - HH + 1, W - WW + 1
-    _check_upstream(dout, (N, F, Ho, Wo))
+    _check_array("dout", dout, 4)
+    if dout.shape != (N, F, Ho, Wo):   # a dout that broadcasts would give a silently wrong gradient
+        raise ValueError(f"dout must have the output's shape {(N, F, Ho, Wo)}, got {dout.shape}")
     dtype = np.result_type(dout, x, w)
     dout_wide = _scratch("dout", (F, N, Ho, W), dtype)
     dout_wide[..., Wo:] = 0      # the garbage columns of the wide grid get no gradient
@@ -189,29 +176,13 @@ def conv_backward(dout, cache):
     return dx, dw
 
 
-# ----------------------------------------------------------------------------------------------------
-# Max pooling
-# ----------------------------------------------------------------------------------------------------
-def _pool_settings(x, pool_param):
-    """(pool_height, pool_width, stride) after checking x (N, C, H, W) and pool_param."""
-    _check_float_array("x", x, 4)
-    if not isinstance(pool_param, dict):
-        raise TypeError(f"pool_param must be a dict, got {type(pool_param).__name__}")
-    unknown = sorted(set(pool_param) - set(POOL_DEFAULTS), key=str)
-    if unknown:
-        raise ValueError(f"pool_param has unknown keys {unknown}; the keys are {sorted(POOL_DEFAULTS)} "
-                         f"(missing ones default to {POOL_DEFAULTS})")
+# ---------------------------------------- Max pooling
+def _pool_geometry(x_shape, pool_param):
+    """(pool_height, pool_width, stride, Ho, Wo) for an input of shape (N, C, H, W); missing keys of pool_param
+    take the course's defaults."""
     settings = {**POOL_DEFAULTS, **pool_param}
-    for name, value in settings.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"pool_param['{name}'] must be a positive integer, got {value!r}")
-    ph, pw, stride = (int(settings[k]) for k in ("pool_height", "pool_width", "stride"))
-    N, C, H, W = x.shape
-    if N == 0 or C == 0:
-        raise ValueError(f"x (N, C, H, W) must hold at least one image and channel, got shape {x.shape}")
-    if ph > H or pw > W:
-        raise ValueError(f"pool window {ph}x{pw} is larger than the input {H}x{W} (x {x.shape})")
-    return ph, pw, stride
+    ph, pw, stride = (settings[key] for key in POOL_DEFAULTS)
+    return ph, pw, stride, 1 + (x_shape[2] - ph) // stride, 1 + (x_shape[3] - pw) // stride
 
 
 def _windows(a, ph, pw, stride, Ho, Wo, writeable=False):
@@ -221,8 +192,16 @@ def _windows(a, ph, pw, stride, Ho, Wo, writeable=False):
                       strides=(s0, s1, stride * s2, stride * s3, s2, s3), writeable=writeable)
 
 
-def _pool_shape(x, ph, pw, stride):
-    return 1 + (x.shape[2] - ph) // stride, 1 + (x.shape[3] - pw) // stride
+def _window_max(windows):
+    """(N, C, Ho, Wo) maximum of every window of a (N, C, Ho, Wo, ph, pw) window view.
+
+    An elementwise maximum over the ph*pw window offsets is several times faster than ndarray.max over
+    two short strided axes."""
+    out = windows[..., 0, 0].copy()
+    for k in range(windows.shape[4]):
+        for l in range(windows.shape[5]):
+            np.maximum(out, windows[..., k, l], out=out)
+    return out
 
 
 def max_pool_forward(x, pool_param):
@@ -238,20 +217,22 @@ def max_pool_forward(x, pool_param):
       out[n, c, i, j] is the max of x[n, c] over the window whose top-left corner is (i*stride, j*stride).
     - cache: (x, pool_param).
     """
-    ph, pw, stride = _pool_settings(x, pool_param)
-    return _window_max(_windows(x, ph, pw, stride, *_pool_shape(x, ph, pw, stride))), (x, pool_param)
-
-
-def _window_max(windows):
-    """(N, C, Ho, Wo) maximum of every window of a (N, C, Ho, Wo, ph, pw) window view.
-
-    An elementwise maximum over the ph*pw window offsets is several times faster than ndarray.max over
-    two short strided axes."""
-    out = windows[..., 0, 0].copy()
-    for k in range(windows.shape[4]):
-        for l in range(windows.shape[5]):
-            np.maximum(out, windows[..., k, l], out=out)
-    return out
+    _check_array("x", x, 4)
+    if not isinstance(pool_param, dict):
+        raise TypeError(f"pool_param must be a dict, got {type(pool_param).__name__}")
+    unknown = sorted(set(pool_param) - set(POOL_DEFAULTS), key=str)
+    if unknown:   # a misspelled key would silently pool with a default
+        raise ValueError(f"pool_param has unknown keys {unknown}; the keys are {sorted(POOL_DEFAULTS)} "
+                         f"(missing ones default to {POOL_DEFAULTS})")
+    for name, value in {**POOL_DEFAULTS, **pool_param}.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"pool_param['{name}'] must be a positive integer, got {value!r}")
+    ph, pw, stride, Ho, Wo = _pool_geometry(x.shape, pool_param)
+    if 0 in x.shape[:2]:
+        raise ValueError(f"x (N, C, H, W) must hold at least one image and channel, got shape {x.shape}")
+    if ph > x.shape[2] or pw > x.shape[3]:
+        raise ValueError(f"pool window {ph}x{pw} is larger than the input {x.shape[2]}x{x.shape[3]} (x {x.shape})")
+    return _window_max(_windows(x, ph, pw, stride, Ho, Wo)), (x, pool_param)
 
 
 def max_pool_backward(dout, cache):
@@ -269,9 +250,10 @@ def max_pool_backward(dout, cache):
     - dx: (N, C, H, W) gradient with respect to x, of dtype np.result_type(x, dout).
     """
     x, pool_param = cache
-    ph, pw, stride = _pool_settings(x, pool_param)
-    Ho, Wo = _pool_shape(x, ph, pw, stride)
-    _check_upstream(dout, x.shape[:2] + (Ho, Wo))
+    ph, pw, stride, Ho, Wo = _pool_geometry(x.shape, pool_param)
+    _check_array("dout", dout, 4)
+    if dout.shape != x.shape[:2] + (Ho, Wo):   # a dout that broadcasts would give a silently wrong gradient
+        raise ValueError(f"dout must have the output's shape {x.shape[:2] + (Ho, Wo)}, got {dout.shape}")
     windows = _windows(x, ph, pw, stride, Ho, Wo)
     window_max = _window_max(windows)
     H, W = x.shape[2:]
