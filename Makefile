@@ -15,12 +15,10 @@ $(STAMP): requirements.txt
 
 # Each step uses the real data when present or downloadable, else builds its offline default.
 data: $(STAMP)
-	$(PY) data_utils.py
-	$(PY) coco_utils.py
-	$(PY) transfer_data.py
+	$(PY) -m hw4.data
 
 run: data
-	$(PY) run_notebooks.py
+	$(PY) -m hw4.notebooks
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -28,7 +26,7 @@ test: $(STAMP)
 # Grading kit: check the course's file list (modules import, notebooks run after their last change,
 # autograder.py passes), then pack submission/ and submission.zip; writeup.md from the notebooks' outputs.
 submit: $(STAMP)
-	$(PY) submit.py
+	$(PY) -m hw4.submit
 
 writeup: $(STAMP)
 	$(PY) writeup.py

@@ -6,7 +6,7 @@ for accuracy checks). Subclasses change what a batch is and what is recorded thr
 ``_num_train``, ``_sample_batch``, ``_check_accuracies`` and ``_finish``.
 
 Example:
-    data = data_utils.load_mnist()
+    data = {"X_train": ..., "y_train": ..., "X_val": ..., "y_val": ...}   # e.g. MNIST, as cnn.ipynb loads it
     solver = Solver(model, data, update_rule='sgd',
                     optim_config={'learning_rate': 1e-3, 'momentum': 0.9},
                     lr_decay=0.95, num_epochs=3, batch_size=25)
@@ -150,7 +150,7 @@ class Solver(object):
         log = self._check_accuracies()
         if self.verbose and log:
             print(f"(Epoch 0 / {self.num_epochs}) {log}")
-        # A notebook executed headlessly (run_notebooks.py sets HW4_PROGRESS_BAR=0) can only save a
+        # A notebook executed headlessly (hw4.notebooks sets HW4_PROGRESS_BAR=0) can only save a
         # progress bar's first frame, so there the per-epoch lines alone report progress.
         show_bar = self.verbose and os.environ.get("HW4_PROGRESS_BAR", "1") != "0"
         bar = tqdm(total=num_iterations, disable=not show_bar, desc="training", leave=True)

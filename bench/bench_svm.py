@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import svm  # noqa: E402
-import svm_qp  # noqa: E402
+from hw4 import svm_qp  # noqa: E402
 
 GAMMA, C = 0.5, 1.0
 

@@ -1,5 +1,5 @@
-"""coco_utils.py on tiny generated files: loading, subsampling, minibatches, decoding, images, the MNIST
-stand-in builder and the real-data / download / offline-fallback decision. No network."""
+"""coco_utils.py (loading, subsampling, minibatches, decoding, images) and hw4.data.coco (the MNIST stand-in builder
+and the real-data / download / offline-fallback decision) on tiny generated files. No network."""
 import json
 import stat
 import zipfile
@@ -11,9 +11,11 @@ import pytest
 from PIL import Image
 
 import coco_utils
-import data_utils
 from coco_utils import decode_captions, load_coco_data, sample_coco_minibatch
-from data_utils import DataUnavailableError
+from hw4 import files
+from hw4.data import coco as coco_data
+from hw4.data import mnist, registry
+from hw4.files import DataUnavailableError
 
 WORDS = ['<NULL>', '<START>', '<END>', '<UNK>', 'a', 'cat', 'on', 'mat']
 
@@ -81,39 +83,39 @@ def test_max_train_is_a_fixed_subset_of_caption_image_pairs(coco):
 
 
 def test_missing_folder_file_or_key_is_a_clear_error(tmp_path, coco):
-    with pytest.raises(DataUnavailableError, match=r'does not exist(.|\n)*prepare_coco_data'):
+    with pytest.raises(FileNotFoundError, match=r'does not exist(.|\n)*coco_captioning.zip'):
         load_coco_data(tmp_path / 'nowhere')
     folder, _ = coco
     (folder / 'val2014_urls.txt').unlink()
-    with pytest.raises(DataUnavailableError, match='val2014_urls.txt'):
+    with pytest.raises(FileNotFoundError, match='val2014_urls.txt'):
         load_coco_data(folder)
 
     folder2 = tmp_path / 'second'
     write_coco(folder2)
     with h5py.File(folder2 / 'coco2014_captions.h5', 'a') as f:
         del f['val_image_idxs']
-    with pytest.raises(DataUnavailableError, match="no dataset 'val_image_idxs'"):
+    with pytest.raises(ValueError, match="no dataset 'val_image_idxs'"):
         load_coco_data(folder2)
 
     folder3 = tmp_path / 'third'
     write_coco(folder3)
     with h5py.File(folder3 / 'train2014_vgg16_fc7_pca.h5', 'w') as f:
         f.create_dataset('feats', data=np.zeros((6, 3)))
-    with pytest.raises(DataUnavailableError, match="no dataset 'features'"):
+    with pytest.raises(ValueError, match="no dataset 'features'"):
         load_coco_data(folder3)
 
     folder4 = tmp_path / 'fourth'
     write_coco(folder4)
     with open(folder4 / 'coco2014_vocab.json', 'w') as f:
         json.dump({'idx_to_word': WORDS}, f)
-    with pytest.raises(DataUnavailableError, match="no key 'word_to_idx'"):
+    with pytest.raises(ValueError, match="no key 'word_to_idx'"):
         load_coco_data(folder4)
 
     folder5 = tmp_path / 'fifth'
     write_coco(folder5, num_train_images=6)
     with h5py.File(folder5 / 'train2014_vgg16_fc7_pca.h5', 'w') as f:
         f.create_dataset('features', data=np.zeros((2, 3), np.float32))
-    with pytest.raises(DataUnavailableError, match='Inconsistent'):
+    with pytest.raises(ValueError, match='Inconsistent'):
         load_coco_data(folder5)
 
 
@@ -205,11 +207,11 @@ def fake_mnist(num_train=40, num_test=20, seed=0):
 
 
 def test_mnist_standin_has_the_coco_format_and_true_captions(tmp_path):
-    out = coco_utils.build_mnist_captioning(tmp_path / 'mnist_coco', mnist=fake_mnist(), num_train=30, num_val=12,
+    out = coco_data.build_mnist_captioning(tmp_path / 'mnist_coco', mnist=fake_mnist(), num_train=30, num_val=12,
                                             feature_dim=12, seed=3)
     data = load_coco_data(out)
     assert data['idx_to_word'][:4] == ['<NULL>', '<START>', '<END>', '<UNK>']
-    assert data['idx_to_word'][4:] == list(coco_utils.DIGIT_WORDS)
+    assert data['idx_to_word'][4:] == list(coco_data.DIGIT_WORDS)
     assert data['train_captions'].shape == (30, 17) and data['train_captions'].dtype == np.int32
     assert data['val_captions'].shape == (12, 17)
     np.testing.assert_array_equal(data['train_image_idxs'], np.arange(30))
@@ -222,7 +224,7 @@ def test_mnist_standin_has_the_coco_format_and_true_captions(tmp_path):
         for text, url in zip(texts, data[f'{split}_urls']):
             picture = coco_utils.image_from_url(url, base_dir=out)
             digits = [(int(v) - 20) // 20 for v in picture[0, ::28]]
-            assert text == ' '.join(['<START>'] + [coco_utils.DIGIT_WORDS[d] for d in digits] + ['<END>'])
+            assert text == ' '.join(['<START>'] + [coco_data.DIGIT_WORDS[d] for d in digits] + ['<END>'])
             lengths_seen.add(len(digits))
     assert lengths_seen == {1, 2, 3}
 
@@ -232,36 +234,36 @@ def test_mnist_standin_has_the_coco_format_and_true_captions(tmp_path):
         if caption in by_caption:
             np.testing.assert_allclose(feature, by_caption[caption], atol=1e-5)
         by_caption[caption] = feature
-    assert 'MNIST digit strips' in coco_utils.dataset_source(out)
-    assert coco_utils.dataset_source(tmp_path) == coco_utils.COCO_SOURCE
+    assert 'MNIST digit strips' in coco_data.dataset_source(out)
+    assert coco_data.dataset_source(tmp_path) == coco_data.COCO_SOURCE
     assert sorted(p.name for p in tmp_path.iterdir()) == ['mnist_coco']     # no temporary folder left
 
 
 def test_prepare_uses_real_data_when_present(coco, tmp_path, monkeypatch):
     folder, _ = coco
-    monkeypatch.setattr(coco_utils, 'build_mnist_captioning', pytest.fail)
-    assert coco_utils.prepare_coco_data(folder, tmp_path / 'standin') == folder
+    monkeypatch.setattr(coco_data, 'build_mnist_captioning', pytest.fail)
+    assert coco_data.prepare_coco_data(folder, tmp_path / 'standin') == folder
 
 
 def test_prepare_falls_back_offline_to_the_standin_once(tmp_path, monkeypatch, capsys):
     builds = []
-    real_build = coco_utils.build_mnist_captioning
+    real_build = coco_data.build_mnist_captioning
 
     def small_build(out_dir):
         builds.append(out_dir)
         return real_build(out_dir, mnist=fake_mnist(), num_train=20, num_val=10, feature_dim=9)
 
-    monkeypatch.setattr(coco_utils, 'build_mnist_captioning', small_build)
+    monkeypatch.setattr(coco_data, 'build_mnist_captioning', small_build)
     base, standin = tmp_path / 'coco_captioning', tmp_path / 'coco_captioning_mnist'
-    assert coco_utils.prepare_coco_data(base, standin) == standin
+    assert coco_data.prepare_coco_data(base, standin) == standin
     out = capsys.readouterr().out
-    assert 'USING THE OFFLINE DEFAULT' in out and 'HW4_OFFLINE=1' in out and coco_utils.COCO_URL in out
-    assert coco_utils.prepare_coco_data(base, standin) == standin
+    assert 'USING THE OFFLINE DEFAULT' in out and 'HW4_OFFLINE=1' in out and coco_data.COCO_URL in out
+    assert coco_data.prepare_coco_data(base, standin) == standin
     assert len(builds) == 1
     assert load_coco_data(standin)['train_captions'].shape == (20, 17)
 
 
-BUILD_MNIST_CAPTIONING = coco_utils.build_mnist_captioning     # before any test replaces it
+BUILD_MNIST_CAPTIONING = coco_data.build_mnist_captioning     # before any test replaces it
 
 
 def small_standin(folder):
@@ -271,18 +273,18 @@ def small_standin(folder):
 
 def use_small_standin(monkeypatch):
     """Make prepare_coco_data build a tiny stand-in (small_standin)."""
-    monkeypatch.setattr(coco_utils, 'build_mnist_captioning', small_standin)
+    monkeypatch.setattr(coco_data, 'build_mnist_captioning', small_standin)
 
 
 def test_prepare_falls_back_when_the_download_fails(tmp_path, monkeypatch, capsys):
-    def failing_fetch(url, path, sha256=None, *, description, timeout=15):
+    def failing_fetch(name, path=None, *, description=None, timeout=15):
         raise DataUnavailableError(f'Could not download {description} (ConnectionError: no route).')
 
     monkeypatch.setenv('HW4_OFFLINE', '0')
-    monkeypatch.setattr(data_utils, 'fetch_file', failing_fetch)
+    monkeypatch.setattr(registry, 'fetch', failing_fetch)
     use_small_standin(monkeypatch)
     standin = tmp_path / 'standin'
-    assert coco_utils.prepare_coco_data(tmp_path / 'coco', standin) == standin
+    assert coco_data.prepare_coco_data(tmp_path / 'coco', standin) == standin
     assert 'no route' in capsys.readouterr().out
 
 
@@ -295,14 +297,14 @@ def test_prepare_unzips_a_downloaded_zip(tmp_path, monkeypatch):
         for file in source.iterdir():
             archive.write(file, f'coco_captioning/{file.name}')
 
-    def fetch(url, path, sha256=None, *, description, timeout=15):
-        assert url == coco_utils.COCO_URL and sha256 is None
+    def fetch(name, path=None, *, description=None, timeout=15):
+        assert name == 'coco_captioning.zip' and registry.sha256_of(name) is None
         return zip_path
 
-    monkeypatch.setattr(data_utils, 'fetch_file', fetch)
-    monkeypatch.setattr(coco_utils, 'build_mnist_captioning', pytest.fail)
+    monkeypatch.setattr(registry, 'fetch', fetch)
+    monkeypatch.setattr(coco_data, 'build_mnist_captioning', pytest.fail)
     base = tmp_path / 'data' / 'coco_captioning'
-    assert coco_utils.prepare_coco_data(base, tmp_path / 'standin') == base
+    assert coco_data.prepare_coco_data(base, tmp_path / 'standin') == base
     np.testing.assert_array_equal(load_coco_data(base)['val_captions'], written['val_captions'])
     assert sorted(p.name for p in base.parent.iterdir()) == ['coco_captioning', 'coco_captioning.zip']  # no temporary
 
@@ -311,10 +313,10 @@ def test_prepare_rejects_a_zip_without_the_files(tmp_path, monkeypatch, capsys):
     zip_path = tmp_path / 'coco_captioning.zip'
     with zipfile.ZipFile(zip_path, 'w') as archive:
         archive.writestr('coco_captioning/readme.txt', 'nothing here')
-    monkeypatch.setattr(data_utils, 'fetch_file', lambda *a, **k: zip_path)
+    monkeypatch.setattr(registry, 'fetch', lambda *a, **k: zip_path)
     use_small_standin(monkeypatch)
     standin = tmp_path / 'standin'
-    assert coco_utils.prepare_coco_data(tmp_path / 'coco_captioning', standin) == standin
+    assert coco_data.prepare_coco_data(tmp_path / 'coco_captioning', standin) == standin
     assert 'does not hold the files' in capsys.readouterr().out
 
 
@@ -340,11 +342,11 @@ def test_a_damaged_real_file_is_named_with_its_fix(tmp_path, monkeypatch, capsys
     base = tmp_path / 'coco_captioning'
     write_coco(base)
     truncate(base / name)
-    with pytest.raises(DataUnavailableError, match=rf'{name} cannot be read(.|\n)*delete it and run `make data`'):
+    with pytest.raises(ValueError, match=rf'{name} cannot be read(.|\n)*delete it and run `make data`'):
         load_coco_data(base)
     use_small_standin(monkeypatch)
     standin = tmp_path / 'standin'
-    assert coco_utils.prepare_coco_data(base, standin) == standin       # not reported ready: falls back, saying why
+    assert coco_data.prepare_coco_data(base, standin) == standin       # not reported ready: falls back, saying why
     out = capsys.readouterr().out
     assert f'{name} cannot be read' in out and 'USING THE OFFLINE DEFAULT' in out
     assert (base / name).exists()                                        # a user's file is never deleted
@@ -355,9 +357,9 @@ def test_a_folder_where_a_file_belongs_is_named(tmp_path):
     write_coco(base)
     (base / 'train2014_vgg16_fc7_pca.h5').unlink()
     (base / 'train2014_vgg16_fc7_pca.h5').mkdir()
-    with pytest.raises(DataUnavailableError, match='train2014_vgg16_fc7_pca.h5 is a folder'):
+    with pytest.raises(ValueError, match='train2014_vgg16_fc7_pca.h5 is a folder'):
         load_coco_data(base)
-    assert coco_utils.dataset_problem(base)[0] == 'damaged'
+    assert coco_data.dataset_problem(base)[0] == 'damaged'
 
 
 @pytest.mark.parametrize('damage', ['truncated h5', 'empty png', 'missing file', 'old format'])
@@ -370,22 +372,22 @@ def test_a_damaged_generated_standin_is_rebuilt(tmp_path, monkeypatch, capsys, d
     elif damage == 'missing file':
         (standin / 'val2014_urls.txt').unlink()
     else:
-        (standin / coco_utils.SOURCE_FILE).write_text('format version 0\n')
+        (standin / coco_data.SOURCE_FILE).write_text('format version 0\n')
     use_small_standin(monkeypatch)
-    assert coco_utils.prepare_coco_data(tmp_path / 'coco', standin) == standin
+    assert coco_data.prepare_coco_data(tmp_path / 'coco', standin) == standin
     assert 'rebuilt now' in capsys.readouterr().out
     assert load_coco_data(standin)['train_captions'].shape == (20, 17)
-    assert coco_utils._standin_problem(standin) is None
+    assert coco_data._standin_problem(standin) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ['standin']        # no temporary folder left
 
 
 def test_a_standin_folder_holding_user_files_is_never_replaced(tmp_path, monkeypatch):
     standin = small_standin(tmp_path / 'standin')
-    (standin / coco_utils.SOURCE_FILE).write_text('format version 0\n')    # outdated: would be rebuilt...
+    (standin / coco_data.SOURCE_FILE).write_text('format version 0\n')    # outdated: would be rebuilt...
     (standin / 'my_notes.txt').write_text('mine')                          # ...but it holds a user's file
     use_small_standin(monkeypatch)
     with pytest.raises(DataUnavailableError, match=r'my_notes.txt(.|\n)*not replaced'):
-        coco_utils.prepare_coco_data(tmp_path / 'coco', standin)
+        coco_data.prepare_coco_data(tmp_path / 'coco', standin)
     assert (standin / 'my_notes.txt').read_text() == 'mine'
     with pytest.raises(DataUnavailableError, match='not replaced'):
         small_standin(tmp_path)                                             # any folder that is not a stand-in
@@ -399,9 +401,9 @@ def test_generated_folders_get_the_usual_permissions(tmp_path, monkeypatch):
     assert stat.S_IMODE(standin.stat().st_mode) == 0o777 & ~umask          # not mkdtemp's 0700
     assert stat.S_IMODE((standin / 'images').stat().st_mode) == 0o777 & ~umask
     zip_path = coco_zip(tmp_path, top_level=True)                           # files at the zip's top level
-    monkeypatch.setattr(data_utils, 'fetch_file', lambda *a, **k: zip_path)
+    monkeypatch.setattr(registry, 'fetch', lambda *a, **k: zip_path)
     base = tmp_path / 'data' / 'coco_captioning'
-    assert coco_utils.prepare_coco_data(base, standin) == base
+    assert coco_data.prepare_coco_data(base, standin) == base
     assert stat.S_IMODE(base.stat().st_mode) == 0o777 & ~umask
 
 
@@ -423,9 +425,9 @@ def test_unzip_into_a_partial_folder_adds_only_what_is_missing(tmp_path, monkeyp
     base.mkdir()
     (base / 'my_notes.txt').write_text('mine')
     (base / 'coco2014_vocab.json').write_text(json.dumps({'idx_to_word': WORDS, 'word_to_idx': {}}))  # user's own
-    monkeypatch.setattr(data_utils, 'fetch_file', lambda *a, **k: zip_path)
-    monkeypatch.setattr(coco_utils, 'build_mnist_captioning', pytest.fail)
-    assert coco_utils.prepare_coco_data(base, tmp_path / 'standin') == base
+    monkeypatch.setattr(registry, 'fetch', lambda *a, **k: zip_path)
+    monkeypatch.setattr(coco_data, 'build_mnist_captioning', pytest.fail)
+    assert coco_data.prepare_coco_data(base, tmp_path / 'standin') == base
     assert (base / 'my_notes.txt').read_text() == 'mine'
     assert json.loads((base / 'coco2014_vocab.json').read_text())['word_to_idx'] == {}   # left as it was
     assert 'coco2014_captions.h5' in capsys.readouterr().out
@@ -436,10 +438,10 @@ def test_unzip_into_a_partial_folder_adds_only_what_is_missing(tmp_path, monkeyp
 def test_a_truncated_zip_is_named_with_its_fix(tmp_path, monkeypatch, capsys):
     zip_path = coco_zip(tmp_path)
     truncate(zip_path)
-    monkeypatch.setattr(data_utils, 'fetch_file', lambda *a, **k: zip_path)
+    monkeypatch.setattr(registry, 'fetch', lambda *a, **k: zip_path)
     use_small_standin(monkeypatch)
     standin = tmp_path / 'standin'
-    assert coco_utils.prepare_coco_data(tmp_path / 'data' / 'coco_captioning', standin) == standin
+    assert coco_data.prepare_coco_data(tmp_path / 'data' / 'coco_captioning', standin) == standin
     out = capsys.readouterr().out.replace('\n!! ', ' ')
     assert 'Could not unzip' in out and 'coco_captioning.zip' in out and 'delete it and run `make data`' in out
     assert zip_path.exists()
@@ -449,7 +451,7 @@ def test_read_only_data_folder_is_a_clear_message(tmp_path, monkeypatch, capsys)
     from test_data_utils import check_read_only_data_folder
 
     use_small_standin(monkeypatch)
-    check_read_only_data_folder(tmp_path, monkeypatch, capsys, coco_utils.prepare_coco_data, coco_utils.main)
+    check_read_only_data_folder(tmp_path, monkeypatch, capsys, coco_data.prepare_coco_data, coco_data.make_data_step)
 
 
 def _snapshot(folder):
@@ -468,14 +470,14 @@ def test_make_data_never_removes_user_files(tmp_path, monkeypatch, path):
     coco.mkdir()
     (coco / 'my_features.npy').write_bytes(b'user bytes')
     standin = data / 'coco_captioning_mnist'
-    mnist_hash = data_utils.MNIST_SHA256
-    monkeypatch.setattr(data_utils, 'build_mnist_subset',
-                        lambda p: data_utils.write_bytes_atomic(p, (tmp_path / 'tiny.npz').read_bytes()))
+    mnist_hash = mnist.MNIST_SHA256
+    monkeypatch.setattr(mnist, 'build_mnist_subset',
+                        lambda p: files.write_bytes_atomic(p, (tmp_path / 'tiny.npz').read_bytes()))
     np.savez_compressed(tmp_path / 'tiny.npz', **{k: v for k, v in fake_mnist(300, 60).items() if k != 'source'})
     use_small_standin(monkeypatch)
     if path == 'real data present':
         (data / 'mnist.npz').write_bytes((tmp_path / 'tiny.npz').read_bytes())
-        mnist_hash = data_utils.sha256sum(data / 'mnist.npz')
+        mnist_hash = files.sha256sum(data / 'mnist.npz')
         write_coco(coco)
     elif path == 'damaged files':
         (data / 'mnist.npz').write_bytes(b'PK\x03\x04 truncated')
@@ -488,16 +490,17 @@ def test_make_data_never_removes_user_files(tmp_path, monkeypatch, path):
         coco_zip(tmp_path)
         write_coco(tmp_path / 'partial')
         (tmp_path / 'partial' / 'coco2014_vocab.json').replace(coco / 'coco2014_vocab.json')
-        monkeypatch.setenv('HW4_OFFLINE', '0')              # the zip is there: fetch_file returns it (no network)
     generated = ('mnist_5k.npz', 'coco_captioning_mnist/')       # ours: rebuilt when damaged
     before = {name: value for name, value in _snapshot(data).items() if not name.startswith(generated)}
 
-    mnist = data_utils.load_mnist_arrays(sha256=mnist_hash)
-    base = coco_utils.prepare_coco_data()
+    arrays = mnist.load_mnist_arrays(sha256=mnist_hash)
+    if path == 'partial COCO + zip':
+        monkeypatch.setenv('HW4_OFFLINE', '0')              # the zip is there: fetch returns it (no network)
+    base = coco_data.prepare_coco_data()
     load_coco_data(base)
 
     after = _snapshot(data)
     assert {name: after.get(name) for name in before} == before       # nothing a user had was changed or removed
-    assert (mnist['source'] == data_utils.MNIST_FULL_SOURCE) == (path == 'real data present')
-    assert (base == coco_utils.COCO_DIR) == (path in ('real data present', 'partial COCO + zip'))
+    assert (arrays['source'] == mnist.MNIST_FULL_SOURCE) == (path == 'real data present')
+    assert (base == coco_data.COCO_DIR) == (path in ('real data present', 'partial COCO + zip'))
     assert not [p for p in data.iterdir() if p.name.startswith('.') or p.name.startswith('tmp')]

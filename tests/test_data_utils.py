@@ -1,5 +1,6 @@
-"""Data preparation on tiny generated files: loading, splits, hash checks, offline fallback; atomic writes;
-damaged files, folders in place of files, a read-only or full data/, and messages without machine paths.
+"""hw4.files, hw4.data.registry and hw4.data.mnist on tiny generated files: loading, splits, hash checks, offline
+fallback; atomic writes; damaged files, folders in place of files, a read-only or full data/, messages without
+machine paths, a real download through the pooch registry from a local server.
 
 The fault injectors and checks here (disk_full, read_only, leftovers, current_umask, check_read_only_data_folder)
 are imported by the other tests of generated files."""
@@ -15,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import data_utils
+from hw4 import files
+from hw4.data import mnist, registry
 
 
 def _write_tiny_mnist(path, n_train=30, n_test=10, seed=0):
@@ -28,45 +30,45 @@ def _write_tiny_mnist(path, n_train=30, n_test=10, seed=0):
 
 def test_load_mnist_scales_and_splits(tmp_path):
     path = _write_tiny_mnist(tmp_path / "tiny.npz")
-    data = data_utils.load_mnist(path, sha256=None, fallback=False, num_val=5)
+    data = mnist.load_mnist(path, sha256=None, fallback=False, num_val=5)
     assert data["X_train"].shape == (25, 1, 28, 28) and data["X_val"].shape == (5, 1, 28, 28)
     assert data["X_test"].shape == (10, 1, 28, 28)
     assert data["X_train"].dtype == np.float32 and data["y_train"].dtype == np.int64
     assert 0.0 <= data["X_train"].min() and data["X_train"].max() <= 1.0
     raw = np.load(path)
     np.testing.assert_allclose(data["X_val"][:, 0], raw["x_train"][25:] / 255.0, rtol=1e-6)
-    assert data["source"] == data_utils.MNIST_FULL_SOURCE
+    assert data["source"] == mnist.MNIST_FULL_SOURCE
 
 
 def test_hash_is_checked(tmp_path):
     path = _write_tiny_mnist(tmp_path / "mnist.npz")
     good = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert data_utils.load_mnist_arrays(path, sha256=good, fallback=False)["x_train"].shape == (30, 28, 28)
-    with pytest.raises(data_utils.DataUnavailableError, match="sha256.*not used"):
-        data_utils.load_mnist_arrays(path, sha256="0" * 64, fallback=False)
+    assert mnist.load_mnist_arrays(path, sha256=good, fallback=False)["x_train"].shape == (30, 28, 28)
+    with pytest.raises(files.DataUnavailableError, match="sha256.*not used"):
+        mnist.load_mnist_arrays(path, sha256="0" * 64, fallback=False)
 
 
 def test_missing_file_offline_names_url_and_path(tmp_path):
-    with pytest.raises(data_utils.DataUnavailableError) as info:
-        data_utils.load_mnist_arrays(tmp_path / "absent.npz", fallback=False)
+    with pytest.raises(files.DataUnavailableError) as info:
+        mnist.load_mnist_arrays(tmp_path / "absent.npz", fallback=False)
     message = str(info.value)
-    assert data_utils.MNIST_URL in message and "absent.npz" in message and "HW4_OFFLINE" in message
+    assert mnist.MNIST_URL in message and "absent.npz" in message and "HW4_OFFLINE" in message
 
 
 def test_bad_contents_are_reported(tmp_path):
     path = tmp_path / "bad.npz"
     np.savez(path, x_train=np.zeros((3, 28, 27), np.uint8), y_train=np.zeros(3), x_test=np.zeros((1, 28, 28)),
              y_test=np.zeros(1))
-    with pytest.raises(data_utils.DataUnavailableError, match="x_train has shape"):
-        data_utils.load_mnist_arrays(path, sha256=None, fallback=False)
+    with pytest.raises(files.DataUnavailableError, match="x_train has shape"):
+        mnist.load_mnist_arrays(path, sha256=None, fallback=False)
 
 
 def test_wrong_hash_falls_back_to_the_real_offline_subset(tmp_path, capsys):
     path = _write_tiny_mnist(tmp_path / "mnist.npz")
-    data = data_utils.load_mnist(path)  # the official hash cannot match a generated file
+    data = mnist.load_mnist(path)  # the official hash cannot match a generated file
     out = capsys.readouterr().out
     assert "OFFLINE DEFAULT" in out and "is not used" in out.replace("\n!! ", " ")
-    assert data["source"] == data_utils.MNIST_SUBSET_SOURCE
+    assert data["source"] == mnist.MNIST_SUBSET_SOURCE
     assert data["X_train"].shape == (3500, 1, 28, 28) and data["X_val"].shape == (500, 1, 28, 28)
     assert data["X_test"].shape == (1000, 1, 28, 28)
     # stratified: every split holds every digit in equal numbers
@@ -78,10 +80,10 @@ def test_wrong_hash_falls_back_to_the_real_offline_subset(tmp_path, capsys):
 
 
 def test_subset_build_is_reproducible(tmp_path):
-    a = data_utils.build_mnist_subset(tmp_path / "a.npz")
-    b = data_utils.build_mnist_subset(tmp_path / "b.npz")
+    a = mnist.build_mnist_subset(tmp_path / "a.npz")
+    b = mnist.build_mnist_subset(tmp_path / "b.npz")
     with np.load(a) as fa, np.load(b) as fb:
-        for key in data_utils.MNIST_KEYS:
+        for key in mnist.MNIST_KEYS:
             np.testing.assert_array_equal(fa[key], fb[key])
 
 
@@ -184,7 +186,7 @@ def check_read_only_data_folder(tmp_path, monkeypatch, capsys, prepare, make_dat
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()
     read_only(monkeypatch, tmp_path / "data")
-    with pytest.raises(data_utils.DataUnavailableError, match=r"Permission denied(.|\n)*chmod u\+w data"):
+    with pytest.raises(files.DataUnavailableError, match=r"Permission denied(.|\n)*chmod u\+w data"):
         prepare()
     assert make_data_step() == 1
     err = capsys.readouterr().err
@@ -197,7 +199,7 @@ def check_read_only_data_folder(tmp_path, monkeypatch, capsys, prepare, make_dat
 # ----------------------------------------------------------------------------------------------------
 def test_atomic_path_writes_all_at_once_with_usual_permissions(tmp_path):
     target = tmp_path / "sub" / "x.npz"
-    with data_utils.atomic_path(target) as tmp:
+    with files.atomic_path(target) as tmp:
         assert tmp.parent == target.parent and tmp.name.endswith(".npz") and not target.exists()
         np.savez(tmp, a=np.arange(3))
     assert target.exists() and leftovers(target.parent) == []
@@ -211,14 +213,14 @@ def test_atomic_path_keeps_the_old_file_when_the_body_fails(tmp_path):
     target = tmp_path / "x.txt"
     target.write_text("old")
     with pytest.raises(RuntimeError, match="midway"):
-        with data_utils.atomic_path(target) as tmp:
+        with files.atomic_path(target) as tmp:
             tmp.write_text("half of the new")
             raise RuntimeError("midway")
     assert target.read_text() == "old" and leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("write", [lambda p: data_utils.write_text_atomic(p, "new text " * 100),
-                                   lambda p: data_utils.write_bytes_atomic(p, b"new bytes " * 100)])
+@pytest.mark.parametrize("write", [lambda p: files.write_text_atomic(p, "new text " * 100),
+                                   lambda p: files.write_bytes_atomic(p, b"new bytes " * 100)])
 def test_write_atomic_on_a_full_disk_keeps_the_old_file(tmp_path, monkeypatch, write):
     target = tmp_path / "x.txt"
     target.write_text("old")
@@ -233,28 +235,28 @@ def test_write_atomic_on_a_full_disk_keeps_the_old_file(tmp_path, monkeypatch, w
 
 def test_atomic_dir_builds_refuses_and_cleans_up(tmp_path):
     target = tmp_path / "built"
-    with data_utils.atomic_dir(target) as tmp:
+    with files.atomic_dir(target) as tmp:
         assert tmp.parent == tmp_path and not target.exists()
         (tmp / "a.txt").write_text("a")
     assert (target / "a.txt").read_text() == "a" and leftovers(tmp_path) == []
     assert stat.S_IMODE(target.stat().st_mode) == 0o777 & ~current_umask()          # not mkdtemp's 0700
 
     with pytest.raises(FileExistsError, match="not replaced"):      # an existing folder is never replaced...
-        with data_utils.atomic_dir(target):
+        with files.atomic_dir(target):
             pytest.fail("the body must not run")
     with pytest.raises(FileExistsError, match="not replaced"):      # ...unless the caller says it is its own
-        with data_utils.atomic_dir(target, replaceable=lambda p: False):
+        with files.atomic_dir(target, replaceable=lambda p: False):
             pass
     assert (target / "a.txt").read_text() == "a"
 
     with pytest.raises(RuntimeError):
-        with data_utils.atomic_dir(tmp_path / "failed") as tmp:
+        with files.atomic_dir(tmp_path / "failed") as tmp:
             (tmp / "half.txt").write_text("half")
             raise RuntimeError("midway")
     assert not (tmp_path / "failed").exists() and leftovers(tmp_path) == []
 
     with pytest.raises(FileExistsError, match="appeared"):          # appeared during the build: not merged into
-        with data_utils.atomic_dir(tmp_path / "raced") as tmp:
+        with files.atomic_dir(tmp_path / "raced") as tmp:
             (tmp_path / "raced").mkdir()
             (tmp_path / "raced" / "user.txt").write_text("user")
     assert (tmp_path / "raced" / "user.txt").read_text() == "user" and leftovers(tmp_path) == []
@@ -262,16 +264,16 @@ def test_atomic_dir_builds_refuses_and_cleans_up(tmp_path):
 
 def test_atomic_dir_replaces_a_folder_the_caller_generated(tmp_path):
     target = tmp_path / "generated"
-    with data_utils.atomic_dir(target) as tmp:
+    with files.atomic_dir(target) as tmp:
         (tmp / "old.txt").write_text("old")
     ours = lambda folder: sorted(p.name for p in folder.iterdir()) == ["old.txt"]
-    with data_utils.atomic_dir(target, replaceable=ours) as tmp:
+    with files.atomic_dir(target, replaceable=ours) as tmp:
         (tmp / "new.txt").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["new.txt"] and leftovers(tmp_path) == []
 
     (target / "user.txt").write_text("mine")                # checked again at the rename
     with pytest.raises(FileExistsError):
-        with data_utils.atomic_dir(target, replaceable=lambda folder: not (folder / "user.txt").exists()) as tmp:
+        with files.atomic_dir(target, replaceable=lambda folder: not (folder / "user.txt").exists()) as tmp:
             (tmp / "newer.txt").write_text("newer")
     assert (target / "user.txt").read_text() == "mine" and leftovers(tmp_path) == []
 
@@ -305,8 +307,8 @@ def _compressed_tiny_mnist(path):
 def test_a_damaged_user_file_is_a_message_naming_it_and_the_fix(tmp_path):
     good = _compressed_tiny_mnist(tmp_path / "good.npz")
     for kind, path in _damaged_copies(good, tmp_path).items():
-        with pytest.raises(data_utils.DataUnavailableError) as info:
-            data_utils.load_mnist_arrays(path, sha256=None, fallback=False)
+        with pytest.raises(files.DataUnavailableError) as info:
+            mnist.load_mnist_arrays(path, sha256=None, fallback=False)
         message = str(info.value)
         assert f"{kind}.npz" in message and "make data" in message and "delete it" in message, (kind, message)
         assert path.exists()                                  # a user's file is never deleted
@@ -316,18 +318,18 @@ def test_a_folder_where_mnist_belongs_is_reported_and_left_alone(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data" / "mnist.npz").mkdir(parents=True)
     (tmp_path / "data" / "mnist.npz" / "user.txt").write_text("mine")
-    with pytest.raises(data_utils.DataUnavailableError, match=r"data/mnist.npz is a folder(.|\n)*move it away"):
-        data_utils.load_mnist_arrays(fallback=False)
-    monkeypatch.setattr(data_utils, "build_mnist_subset", lambda path: _compressed_tiny_mnist(path))
-    data = data_utils.load_mnist_arrays()                        # falls back, saying why
-    assert data["source"] == data_utils.MNIST_SUBSET_SOURCE
+    with pytest.raises(files.DataUnavailableError, match=r"data/mnist.npz is a folder(.|\n)*move it away"):
+        mnist.load_mnist_arrays(fallback=False)
+    monkeypatch.setattr(mnist, "build_mnist_subset", lambda path: _compressed_tiny_mnist(path))
+    data = mnist.load_mnist_arrays()                        # falls back, saying why
+    assert data["source"] == mnist.MNIST_SUBSET_SOURCE
     assert "is a folder" in capsys.readouterr().out
     assert (tmp_path / "data" / "mnist.npz" / "user.txt").read_text() == "mine"
 
     (tmp_path / "data" / "mnist_5k.npz").unlink()
     (tmp_path / "data" / "mnist_5k.npz").mkdir()
-    with pytest.raises(data_utils.DataUnavailableError, match=r"data/mnist_5k.npz is a folder(.|\n)*move it away"):
-        data_utils.load_mnist_arrays()
+    with pytest.raises(files.DataUnavailableError, match=r"data/mnist_5k.npz is a folder(.|\n)*move it away"):
+        mnist.load_mnist_arrays()
     assert (tmp_path / "data" / "mnist_5k.npz").is_dir()
 
 
@@ -339,11 +341,11 @@ def test_a_damaged_generated_subset_is_rebuilt(tmp_path, monkeypatch, capsys, ki
     damaged = _damaged_copies(good, tmp_path)[kind]
     damaged.replace(tmp_path / "data" / "mnist_5k.npz")
     builds = []
-    monkeypatch.setattr(data_utils, "build_mnist_subset", lambda path: builds.append(path) or
-                        data_utils.write_bytes_atomic(path, good.read_bytes()))
-    data = data_utils.load_mnist_arrays()
-    assert builds == [data_utils.MNIST_SUBSET_PATH]
-    assert data["x_test"].shape == (50, 28, 28) and data["source"] == data_utils.MNIST_SUBSET_SOURCE
+    monkeypatch.setattr(mnist, "build_mnist_subset", lambda path: builds.append(path) or
+                        files.write_bytes_atomic(path, good.read_bytes()))
+    data = mnist.load_mnist_arrays()
+    assert builds == [mnist.MNIST_SUBSET_PATH]
+    assert data["x_test"].shape == (50, 28, 28) and data["source"] == mnist.MNIST_SUBSET_SOURCE
     out = capsys.readouterr().out
     assert "data/mnist_5k.npz cannot be read" in out and "rebuilt" in out
 
@@ -352,26 +354,25 @@ def test_subset_build_on_a_full_disk_keeps_the_previous_subset(tmp_path, monkeyp
     target = tmp_path / "mnist_5k.npz"
     good = _compressed_tiny_mnist(target).read_bytes()
     disk_full(monkeypatch, tmp_path, room=4096)
-    with pytest.raises(data_utils.DataUnavailableError, match="free some disk space"):
-        data_utils.build_mnist_subset(target)
+    with pytest.raises(files.DataUnavailableError, match="free some disk space"):
+        mnist.build_mnist_subset(target)
     monkeypatch.undo()
     assert target.read_bytes() == good and leftovers(tmp_path) == []
 
 
 def test_read_only_data_folder_is_a_clear_message(tmp_path, monkeypatch, capsys):
-    check_read_only_data_folder(tmp_path, monkeypatch, capsys, data_utils.load_mnist, data_utils.main)
+    check_read_only_data_folder(tmp_path, monkeypatch, capsys, mnist.load_mnist, mnist.make_data_step)
 
 
 def test_messages_show_paths_relative_to_the_repository(monkeypatch):
-    root = data_utils.REPO_ROOT
-    assert data_utils.display_path(root / "data" / "mnist.npz") == "data/mnist.npz"
-    assert data_utils.display_path(Path.home() / ".cache" / "x.pth").startswith("~/")
-    with pytest.raises(data_utils.DataUnavailableError) as info:
-        data_utils.fetch_file("https://example.invalid/x.npz", root / "data" / "hw4-test-absent.npz", "0" * 64,
-                              description="x")
+    root = files.REPO_ROOT
+    assert files.display_path(root / "data" / "mnist.npz") == "data/mnist.npz"
+    assert files.display_path(Path.home() / ".cache" / "x.pth").startswith("~/")
+    with pytest.raises(files.DataUnavailableError) as info:
+        registry.fetch("mnist.npz", root / "data" / "hw4-test-absent.npz", sha256="0" * 64, description="x")
     assert "data/hw4-test-absent.npz" in str(info.value) and str(root) not in str(info.value)
     text = f"Unable to open {root}/data/x.h5 or {Path.home()}/.cache/y"
-    cleaned = data_utils.without_machine_paths(text)
+    cleaned = files.without_machine_paths(text)
     assert str(root) not in cleaned and "data/x.h5" in cleaned and "~/.cache/y" in cleaned
 
 
@@ -392,11 +393,13 @@ def test_a_download_prints_no_absolute_path(tmp_path, monkeypatch, capfd):
     thread.start()
     try:
         monkeypatch.setenv("HW4_OFFLINE", "0")
-        monkeypatch.setattr(data_utils, "REPO_ROOT", tmp_path)
+        monkeypatch.setattr(files, "REPO_ROOT", tmp_path)
         url = f"http://127.0.0.1:{server.server_address[1]}/file.bin"
-        path = data_utils.fetch_file(url, tmp_path / "data" / "file.bin", hashlib.sha256(payload).hexdigest(),
-                                     description="a test file")
-        fetched_without_hash = data_utils.fetch_file(url, tmp_path / "data" / "again.bin", description="again")
+        for name, known in (("file.bin", f"sha256:{hashlib.sha256(payload).hexdigest()}"), ("again.bin", None)):
+            monkeypatch.setitem(registry.REGISTRY.registry, name, known)
+            monkeypatch.setitem(registry.REGISTRY.urls, name, url)
+        path = registry.fetch("file.bin", tmp_path / "data" / "file.bin", description="a test file")
+        fetched_without_hash = registry.fetch("again.bin", tmp_path / "data" / "again.bin", description="again")
     finally:
         server.shutdown()
         thread.join()

@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import notebook_utils
-import run_notebooks
+from hw4 import nbtools
+from hw4 import notebooks as run_notebooks
 from test_data_utils import disk_full, leftovers
 
 
@@ -111,13 +111,13 @@ def test_savefig_on_a_full_disk_keeps_the_previous_figure(tmp_path, monkeypatch)
     fig, ax = plt.subplots(figsize=(2, 2))
     ax.plot([0, 1, 0])
     target = tmp_path / "figure.png"
-    notebook_utils.savefig(fig, target, dpi=50)
+    nbtools.savefig(fig, target, dpi=50)
     previous = target.read_bytes()
     assert previous.startswith(b"\x89PNG")
     ax.plot([1, 0, 1])
     disk_full(monkeypatch, tmp_path, room=100)
     with pytest.raises(OSError, match="No space left"):
-        notebook_utils.savefig(fig, target, dpi=50)
+        nbtools.savefig(fig, target, dpi=50)
     monkeypatch.undo()
     plt.close(fig)
     assert target.read_bytes() == previous and leftovers(tmp_path) == []
@@ -130,7 +130,7 @@ def test_savefig_on_a_full_disk_keeps_the_previous_figure(tmp_path, monkeypatch)
 # lambdas it defines, which run only when called) calls
 #   (a) a pyplot function that creates a figure or draws on the current one (PYPLOT_FIGURE_FUNCTIONS), called
 #       as plt.NAME / pyplot.NAME / matplotlib.pyplot.NAME;
-#   (b) savefig, in any form (fig.savefig, plt.savefig, notebook_utils.savefig): a saved figure must be shown;
+#   (b) savefig, in any form (fig.savefig, plt.savefig, nbtools.savefig): a saved figure must be shown;
 #   (c) a function whose name starts with "plot_" (helpers such as transfer_learning.plot_history return a
 #       figure);
 #   (d) a function defined in the notebook whose body does (a)-(d).
@@ -255,7 +255,7 @@ def test_the_figure_rule_and_the_path_rule_catch_what_they_should():
         "fig = draw([1, 2])",                                                   # 3: (d)
         "for k in range(2):\n    fig = plt.figure()",                          # 4: (a), inside a loop
         "ax.plot([1, 2])",                                                      # 5: draws on an earlier axes
-        "notebook_utils.savefig(fig, 'x.png')",                                 # 6: (b)
+        "nbtools.savefig(fig, 'x.png')",                                 # 6: (b)
         "fig = tl.plot_history(history, 'title')\ndisplay(fig)",               # 7: (c)
         "cb = lambda: plt.subplots()",                                          # 8: not called
     ]

@@ -31,7 +31,7 @@ def _toy_data(N=60, D=4, C=3, seed=0):
 
 
 def test_convnet_overfits_50_images():
-    from data_utils import load_mnist
+    from hw4.data.mnist import load_mnist
     data = load_mnist()
     small = {"X_train": data["X_train"][:50], "y_train": data["y_train"][:50],
              "X_val": data["X_val"][:50], "y_val": data["y_val"][:50]}

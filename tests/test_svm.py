@@ -536,7 +536,7 @@ def test_circles_sigmoid_stops_early_with_a_user_warning_and_structured_differs(
 
 
 def test_non_optimal_structured_status_is_a_user_warning(monkeypatch):
-    import svm_qp
+    from hw4 import svm_qp
 
     X, y = blobs(40, seed=8)
     monkeypatch.setitem(svm_qp.SOLVER_OPTIONS, "maxiters", 2)
@@ -547,7 +547,7 @@ def test_non_optimal_structured_status_is_a_user_warning(monkeypatch):
 
 
 def test_failing_kkt_solver_falls_back_to_regularized_then_ldl(monkeypatch):
-    import svm_qp
+    from hw4 import svm_qp
 
     X, y = blobs(40, seed=7)
     expected = svm.CVXOPTSVC(C=1.0, gamma=0.5, solver="structured").fit(X, y).alpha

@@ -1,4 +1,4 @@
-"""svm_qp.py, the structured KKT solver behind CVXOPTSVC(solver='structured'): its paths against scikit-learn's
+"""hw4/svm_qp.py, the structured KKT solver behind CVXOPTSVC(solver='structured'): its paths against scikit-learn's
 SVC and each other, the custom KKT solver against the assembled KKT system, the low-rank solve and the
 pivoted Cholesky factor. All package internals: nothing here is marked `course`."""
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from sklearn.svm import SVC
 
 import svm
-import svm_qp
+from hw4 import svm_qp
 from test_svm import blobs, pair_gap, rng_for, svc_alpha
 
 

@@ -1,5 +1,5 @@
 """Tests for transfer_learning.py (train_model, finetune, freeze, visualize_model, load_resnet18) and the loaders of
-transfer_data.py, on tiny generated ImageFolders (32x32), weights=None, num_workers=0."""
+hw4.data.loaders, on tiny generated ImageFolders (32x32), weights=None, num_workers=0."""
 import copy
 import os
 import re
@@ -15,9 +15,9 @@ import torchvision
 from PIL import Image
 from torch import nn
 
-import plots
-import transfer_data as td
 import transfer_learning as tl
+from hw4.data import loaders as td
+from hw4.figures import transfer as plots
 
 CLASSES = ("blue", "red")
 
@@ -431,7 +431,7 @@ import sys
 sys.path.insert(0, ".")
 import torch
 import transfer_learning as tl
-for name in ("transfer_data", "data_utils", "plots", "notebook_utils"):
+for name in ("hw4", "coco_utils", "solver"):
     assert name not in sys.modules, name + " was imported"
 torch.manual_seed(0)
 images, labels = torch.randn(8, 3, 32, 32), torch.arange(8) % 2

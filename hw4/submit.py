@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """`make submit`: check exactly the files the course asks for, then pack them into submission/ and submission.zip.
 
-    python submit.py            # check everything, then pack (what `make submit` runs)
-    python submit.py --check    # check only, pack nothing
+    python -m hw4.submit            # check everything, then pack (what `make submit` runs)
+    python -m hw4.submit --check    # check only, pack nothing
 
 Checks (each failure prints what to fix; the exit status is then 1 and nothing is packed):
 1. every file of the submission is present and not empty;
@@ -12,14 +12,14 @@ Checks (each failure prints what to fix; the exit status is then 1 and nothing i
 3. each notebook is a valid notebook, was executed top to bottom (code cells numbered 1..N in order), holds
    outputs and no error output, was not a smoke run (HW4_SMOKE=1), and was executed after the last change
    of its .py files: the run header of its first cell prints ``FINGERPRINT <file> <sha256 prefix>`` for the
-   modules it used (notebook_utils.header), and every one of those must equal the file's current hash;
+   modules it used (hw4.lines.header), and every one of those must equal the file's current hash;
 4. ``python autograder.py`` passes (exit 0) on the submitted modules.
 Packing writes submission/ (or --out) and submission.zip (or --zip), each atomically. An existing --out folder is
 replaced only when submit.py created it (its MARKER file lists what it wrote) and nothing was added or edited
 there since; an existing --zip only when it is an earlier submission zip. Anything else is refused before the
 checks run, and nothing is deleted.
-Notes (not failures): notebook imports of repository-only helpers (notebook_utils, data_utils) that the
-course's copy of the notebook would not find.
+Notes (not failures): notebook imports of repository-only modules that the course's copy of the notebook would
+not find (the hw4 package is imported behind a guard, so it is not one).
 """
 import argparse
 import json
@@ -32,29 +32,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from data_utils import atomic_dir, atomic_path, display_path, error_summary, sha256sum
+from hw4 import lines
+from hw4.files import atomic_dir, atomic_path, display_path, error_summary, sha256sum
+from hw4.lines import COURSE_HELPERS, FILES, SUBMISSION, fingerprint
 
-ROOT = Path(__file__).resolve().parent
-
-# notebook -> the submitted modules it exercises (in the course's order)
-SUBMISSION = {
-    "cnn.ipynb": ("cnn_layers.py", "cnn.py"),
-    "rnn.ipynb": ("rnn_layers.py", "rnn.py"),
-    "transfer_learning.ipynb": ("transfer_learning.py",),
-    "svm.ipynb": ("svm.py",),
-}
-FILES = tuple(f for notebook, modules in SUBMISSION.items() for f in (*modules, notebook))
-COURSE_HELPERS = ("layers.py", "solver.py", "optim.py", "gradient_check.py", "captioning_solver.py",
-                  "coco_utils.py")
-FINGERPRINT = re.compile(r"^FINGERPRINT (\S+) ([0-9a-f]{16})$")
-SMOKE_MARKERS = ("smoke=True", "SMOKE MODE")
-
-
-def fingerprint(path):
-    """The hash notebook_utils.header prints (first 16 hex digits of the file's sha256)."""
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -133,42 +115,25 @@ def check_imports(root):
 # ----------------------------------------------------------------------------------------------------
 # 3. notebooks
 # ----------------------------------------------------------------------------------------------------
-def _stream_text(cell):
-    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-
-
-def notebook_fingerprints(nb):
-    """{module: hash} from the FINGERPRINT lines the notebook printed."""
-    found = {}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        for line in _stream_text(cell).splitlines():
-            match = FINGERPRINT.match(line.strip())
-            if match:
-                found[match.group(1)] = match.group(2)
-    return found
-
-
 def check_notebook(path, modules=None, root=None, nb=None):
     """Problems with one executed notebook (a list of 'what: fix' strings; empty when it is fine).
 
     modules: the .py files (relative to root) that must appear among its FINGERPRINT lines; defaults to the
     notebook's entry in SUBMISSION. root: where the modules live (defaults to the notebook's folder). nb: the
-    notebook at ``path`` when the caller has already read it (run_notebooks.read_notebook), else it is read."""
+    notebook at ``path`` when the caller has already read it (hw4.notebooks.read_notebook), else it is read."""
     import nbformat
 
-    import run_notebooks
+    from hw4 import notebooks
 
     path = Path(path)
     root = Path(root) if root is not None else path.parent
     modules = SUBMISSION.get(path.name, ()) if modules is None else modules
     name = path.name
-    rerun = f"run it again top to bottom: .venv/bin/python run_notebooks.py {name} (or make run)"
+    rerun = f"run it again top to bottom: {notebooks.RUN_ONE} {name} (or make run)"
     try:
-        nb = run_notebooks.read_notebook(path) if nb is None else nb
+        nb = notebooks.read_notebook(path) if nb is None else nb
         nbformat.validate(nb)
-    except run_notebooks.NotebookFailed as failure:
+    except notebooks.NotebookFailed as failure:
         return [failure.reason]
     except Exception as exc:  # nbformat.ValidationError: JSON that is not a valid notebook
         return [f"{name} is not a valid notebook ({error_summary(exc)}): {rerun}"]
@@ -191,18 +156,17 @@ def check_notebook(path, modules=None, root=None, nb=None):
     for index, output in errors:
         problems.append(f"{name}: cell {index} has an error output ({output.get('ename')}: "
                         f"{str(output.get('evalue'))[:120]}): fix it and {rerun}")
-    text = "\n".join(_stream_text(c) for c in code)
-    if any(marker in text for marker in SMOKE_MARKERS):
+    if lines.is_smoke_run(nb):
         problems.append(f"{name} holds the outputs of a smoke run (HW4_SMOKE=1, tiny data): {rerun}")
 
-    printed = notebook_fingerprints(nb)
+    printed = lines.fingerprints(nb)
     if not printed:
         problems.append(f"{name} printed no FINGERPRINT lines, so its run cannot be matched with the modules: its "
-                        f"first code cell must call notebook_utils.header({name!r}, {list(modules)}), then {rerun}")
+                        f"first code cell must call hw4.nbtools.header({name!r}, {list(modules)}), then {rerun}")
         return problems
     for module in modules:
         if module not in printed:
-            problems.append(f"{name} did not fingerprint {module}: add it to the notebook_utils.header(...) call, "
+            problems.append(f"{name} did not fingerprint {module}: add it to the hw4.nbtools.header(...) call, "
                             f"then {rerun}")
     for module, recorded in printed.items():
         current_path = root / module

@@ -1,6 +1,6 @@
-"""Figures the notebooks draw: image grids, prediction grids, training curves and an augmentation demo.
+"""Q3's figures (transfer_learning.ipynb): image grids, prediction grids, training curves and an augmentation demo.
 
-Every function returns a matplotlib Figure; the notebook saves it (notebook_utils.savefig) and shows it
+Every function returns a matplotlib Figure; the notebook saves it (hw4.nbtools.savefig) and shows it
 with IPython.display.display (plt.show() shows nothing under the Agg backend that `make run` uses).
 """
 import math
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torchvision import datasets
 
-from transfer_data import IMAGENET_MEAN, IMAGENET_STD, data_transforms
+from hw4.data.loaders import IMAGENET_MEAN, IMAGENET_STD, data_transforms
 
 
 def denormalize(images):

@@ -1,8 +1,8 @@
 """Execute the homework notebooks top to bottom with nbclient and summarize what they report.
 
-    python run_notebooks.py                      # all four, in place (what `make run` does)
-    python run_notebooks.py svm.ipynb            # one notebook, in place
-    python run_notebooks.py cnn.ipynb --smoke    # fast smoke run on a temporary copy
+    python -m hw4.notebooks                      # all four, in place (what `make run` does)
+    python -m hw4.notebooks svm.ipynb            # one notebook, in place
+    python -m hw4.notebooks cnn.ipynb --smoke    # fast smoke run on a temporary copy
 
 In place means the notebook is replaced (atomically: a temporary file in the same folder, then os.replace)
 by its fresh run (execution counts 1..N), and its figures are written next to it. A notebook that fails (a
@@ -24,10 +24,12 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-import data_utils
+from hw4 import lines
+from hw4.files import display_path, error_summary, write_text_atomic
+from hw4.lines import NOTEBOOKS
 
-ROOT = Path(__file__).resolve().parent
-NOTEBOOKS = ("cnn.ipynb", "rnn.ipynb", "transfer_learning.ipynb", "svm.ipynb")
+ROOT = Path(__file__).resolve().parents[1]
+RUN_ONE = ".venv/bin/python -m hw4.notebooks"
 SMOKE_ENV = {"HW4_SMOKE": "1", "HW4_OFFLINE": "1", "MPLBACKEND": "Agg"}
 
 
@@ -84,16 +86,15 @@ def read_notebook(path):
         return nbformat.read(path, as_version=4)
     except Exception as exc:
         name = Path(path).name
-        raise NotebookFailed(f"{name} is not a valid notebook ({data_utils.error_summary(exc)}): restore it "
-                             f"(`git checkout -- {name}`) and run it again (.venv/bin/python run_notebooks.py "
-                             f"{name})") from exc
+        raise NotebookFailed(f"{name} is not a valid notebook ({error_summary(exc)}): restore it "
+                             f"(`git checkout -- {name}`) and run it again ({RUN_ONE} {name})") from exc
 
 
 def execute_notebook(path, workdir, env=None, timeout=3600):
     """Execute the notebook at ``path`` with cwd ``workdir`` and return the executed NotebookNode.
 
-    The kernel inherits os.environ plus ``env`` and has the repo root on PYTHONPATH, so the modules
-    import from a temporary working directory too. Raises NotebookFailed (with the partial run) when the
+    The kernel inherits os.environ plus ``env`` and has the repo root on PYTHONPATH, so the modules and the
+    hw4 package import from a temporary working directory too. Raises NotebookFailed (with the partial run) when the
     notebook cannot be read, a cell raises, a cell runs longer than ``timeout`` seconds or the kernel dies.
     """
     nb = read_notebook(path)
@@ -116,17 +117,7 @@ def execute_notebook(path, workdir, env=None, timeout=3600):
 def write_notebook(nb, path):
     """Write ``nb`` to ``path`` atomically (a full disk or a kill never leaves a truncated notebook)."""
     text = nbformat.writes(nb)
-    data_utils.write_text_atomic(path, text if text.endswith("\n") else text + "\n")
-
-
-def summary_lines(nb):
-    """The ``SUMMARY key: value`` lines a notebook printed, in order."""
-    lines = []
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
-                lines += [line for line in output.get("text", "").splitlines() if line.startswith("SUMMARY ")]
-    return lines
+    write_text_atomic(path, text if text.endswith("\n") else text + "\n")
 
 
 def notebook_path(name):
@@ -136,7 +127,8 @@ def notebook_path(name):
 
 
 def run(name, smoke=False, timeout=3600):
-    """Execute one notebook (in place, or a smoke copy); return (ok, seconds, summary lines or [reason]).
+    """Execute one notebook (in place, or a smoke copy); return (ok, seconds, [(key, value)] summaries or
+    [reason]).
 
     In place, the notebook's own folder is the working directory (figures are saved next to it). A failed run
     prints the reason (and the cell's traceback) to stderr and, in place, saves the partial run as
@@ -161,11 +153,11 @@ def run(name, smoke=False, timeout=3600):
             failed = path.with_name(path.stem + ".failed.ipynb")
             try:
                 write_notebook(failure.nb, failed)
-                reason += f"; the partial run is in {data_utils.display_path(failed)}"
+                reason += f"; the partial run is in {display_path(failed)}"
             except OSError as exc:
                 reason += f"; the partial run could not be saved ({exc.strerror or exc})"
         return False, time.time() - start, [reason]
-    return True, time.time() - start, summary_lines(nb)
+    return True, time.time() - start, lines.summaries(nb)
 
 
 def main(argv=None):
@@ -182,19 +174,19 @@ def main(argv=None):
     results = []
     for name, path in paths:
         print(f"== executing {name}{' (smoke)' if args.smoke else ' in place'} ...", flush=True)
-        ok, seconds, lines = run(path, args.smoke, args.timeout)
-        results.append((data_utils.display_path(path), ok, seconds, lines))
+        ok, seconds, found = run(path, args.smoke, args.timeout)
+        results.append((display_path(path), ok, seconds, found))
         print(f"   {'ok' if ok else 'FAILED'} in {seconds:.0f} s", flush=True)
     print("\n== Summary")
-    for name, ok, seconds, lines in results:
+    for name, ok, seconds, found in results:
         if ok:
             print(f"{name}: ok ({seconds:.0f} s)")
-            for line in lines:
-                print(f"    {line[len('SUMMARY '):]}")
+            for key, value in found:
+                print(f"    {key}: {value}")
         else:
-            print(f"{name}: FAILED ({seconds:.0f} s): {lines[0]}")
+            print(f"{name}: FAILED ({seconds:.0f} s): {found[0]}")
     folders = {path.parent for _, path in paths}
-    figures = sorted(data_utils.display_path(p) for folder in folders for p in folder.glob("*.png")
+    figures = sorted(display_path(p) for folder in folders for p in folder.glob("*.png")
                      if p.stat().st_mtime >= started)
     if figures and not args.smoke:
         print("figures written: " + ", ".join(figures))

@@ -1,0 +1,1 @@
+"""Figures per question, drawn from what the notebooks computed (transfer.py: Q3)."""
