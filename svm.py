@@ -20,7 +20,7 @@ from cvxopt import matrix as cvxopt_matrix
 from cvxopt import solvers as cvxopt_solvers
 
 try:  # the structured solver for large problems; the course's setting has only this file
-    import svm_qp as _svm_qp
+    from hw4 import svm_qp as _svm_qp
 except ImportError:  # pragma: no cover - exercised in a subprocess test
     _svm_qp = None
 
