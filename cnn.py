@@ -40,13 +40,9 @@ class ConvNet(object):
 
         Like PyTorch's defaults, every weight and bias is drawn from U(-sqrt(k), sqrt(k)) with k = 1 / fan_in
         (fan_in = C_in * fs * fs for a convolution, in_features for a linear layer), from the global
-        np.random stream in the order W1, W2, W3, b3, W4, b4 (seeded checks depend on it), then cast to dtype.
+        np.random stream in the order W1, W2, W3, b3, W4, b4, then cast to dtype.
         """
-        try:
-            kind = np.dtype(dtype).kind
-        except TypeError:
-            kind = None
-        if kind != "f":
+        if np.dtype(dtype).kind != "f":   # an integer dtype would round every weight to 0
             raise TypeError(f"dtype must be a NumPy floating-point type such as np.float32, got {dtype!r}")
         sizes = dict(num_filters_1=num_filters_1, num_filters_2=num_filters_2, filter_size=filter_size,
                      hidden_dim=hidden_dim, num_classes=num_classes)
@@ -63,30 +59,14 @@ class ConvNet(object):
         self.input_dim = tuple(input_dim)
         self.dtype = dtype
         fc_in = num_filters_2 * h2 * w2
-
-        def uniform(shape, fan_in):
-            bound = np.sqrt(1.0 / fan_in)
-            return np.random.uniform(-bound, bound, size=shape)
-
+        shapes_and_fan_ins = {"W1": ((num_filters_1, C, fs, fs), C * fs * fs),
+                              "W2": ((num_filters_2, num_filters_1, fs, fs), num_filters_1 * fs * fs),
+                              "W3": ((fc_in, hidden_dim), fc_in), "b3": ((hidden_dim,), fc_in),
+                              "W4": ((hidden_dim, num_classes), hidden_dim), "b4": ((num_classes,), hidden_dim)}
         self.params = {}
-        self.params["W1"] = uniform((num_filters_1, C, fs, fs), C * fs * fs)
-        self.params["W2"] = uniform((num_filters_2, num_filters_1, fs, fs), num_filters_1 * fs * fs)
-        self.params["W3"] = uniform((fc_in, hidden_dim), fc_in)
-        self.params["b3"] = uniform((hidden_dim,), fc_in)
-        self.params["W4"] = uniform((hidden_dim, num_classes), hidden_dim)
-        self.params["b4"] = uniform((num_classes,), hidden_dim)
-        for name, value in self.params.items():
-            self.params[name] = value.astype(dtype)
-
-    def _check_input(self, X, y):
-        if not isinstance(X, np.ndarray) or X.ndim != 4 or X.shape[1:] != self.input_dim:
-            raise ValueError(f"X must be an array of shape (N, {', '.join(map(str, self.input_dim))}), got "
-                             f"{getattr(X, 'shape', type(X).__name__)}")
-        if X.shape[0] == 0:
-            raise ValueError("X must hold at least one image, got an empty batch (N = 0)")
-        if y is not None and (not isinstance(y, np.ndarray) or y.shape != (X.shape[0],)):
-            raise ValueError(f"y must be an array of shape ({X.shape[0]},) to match X, got "
-                             f"{getattr(y, 'shape', type(y).__name__)}")
+        for name, (shape, fan_in) in shapes_and_fan_ins.items():
+            bound = np.sqrt(1.0 / fan_in)
+            self.params[name] = np.random.uniform(-bound, bound, size=shape).astype(dtype)
 
     def loss(self, X, y=None):
         """Class scores, or the loss and the gradient of every parameter.
@@ -99,7 +79,12 @@ class ConvNet(object):
         - loss: NumPy scalar, the mean softmax cross-entropy (no regularization).
         - grads: dict with the keys of self.params, each gradient shaped like its parameter.
         """
-        self._check_input(X, y)
+        # Checked once here, so that a wrong batch is named at the model's entry and not deep in a layer.
+        if not isinstance(X, np.ndarray) or X.shape[1:] != self.input_dim or X.shape[0] == 0:
+            raise ValueError(f"X must be an array of shape (N, {', '.join(map(str, self.input_dim))}) with N >= 1, "
+                             f"got {getattr(X, 'shape', type(X).__name__)}")
+        if y is not None and np.shape(y) != (X.shape[0],):
+            raise ValueError(f"y must be an array of shape ({X.shape[0]},) to match X, got {np.shape(y)}")
         W1, W2 = self.params["W1"], self.params["W2"]
         W3, b3 = self.params["W3"], self.params["b3"]
         W4, b4 = self.params["W4"], self.params["b4"]

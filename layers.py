@@ -1,6 +1,6 @@
 """Fully connected, ReLU and softmax-loss layers (provided by the course; forward returns (out, cache),
 backward takes that cache). Same results as the course's versions on valid input, with clear errors on
-bad input."""
+bad input. As in the course's file, fc_forward takes x of shape (N, d_in): callers flatten images first."""
 import numpy as np
 
 
@@ -8,23 +8,20 @@ def hello():
     print("Hello from layers.py!")
 
 
-def _check_real_array(name, value, ndim=None, min_ndim=None):
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(value).__name__}")
-    if value.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
-    if ndim is not None and value.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {value.shape}")
-    if min_ndim is not None and value.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {value.shape}")
+def _check_array(name, value, dims=None):
+    """TypeError unless value is an ndarray of real numbers; ValueError unless it has one axis per name in dims."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a numpy array of real numbers, got "
+                        f"{getattr(value, 'dtype', type(value).__name__)}")
+    if dims is not None and value.ndim != len(dims):
+        raise ValueError(f"{name} must have shape ({', '.join(dims)}), got shape {value.shape}")
 
 
 def fc_forward(x, w, b):
     """Fully connected (affine) layer: out = x w + b.
 
     Inputs:
-    - x: (N, d_1, ..., d_k) input with N >= 1; each example is flattened to d_in = d_1 * ... * d_k values
-      (the course's version expects (N, d_in) already).
+    - x: (N, d_in) input with N >= 1 (not flattened here, as in the course's code).
     - w: (d_in, d_out) weights.
     - b: (d_out,) biases.
 
@@ -32,17 +29,13 @@ def fc_forward(x, w, b):
     - out: (N, d_out).
     - cache: (x, w, b).
     """
-    _check_real_array("x", x, min_ndim=2)
-    _check_real_array("w", w, ndim=2)
-    _check_real_array("b", b, ndim=1)
-    if x.shape[0] == 0:
-        raise ValueError(f"fc_forward: x must hold at least one example, got shape {x.shape}")
-    x_rows = x.reshape(x.shape[0], -1)
-    if x_rows.shape[1] != w.shape[0] or b.shape[0] != w.shape[1]:
-        raise ValueError(f"fc_forward: x flattens to {x_rows.shape}, w is {w.shape} and b is {b.shape}; "
-                         f"expected x (N, d_in), w (d_in, d_out), b (d_out,)")
-    out = x_rows @ w + b
-    return out, (x, w, b)
+    _check_array("x", x, ("N", "d_in"))
+    _check_array("w", w, ("d_in", "d_out"))
+    _check_array("b", b, ("d_out",))
+    if x.shape[0] == 0 or x.shape[1] != w.shape[0] or b.shape != (w.shape[1],):  # b (1,) would broadcast
+        raise ValueError(f"fc_forward: expected x (N, d_in) with N >= 1, w (d_in, d_out) and b (d_out,), got "
+                         f"x {x.shape}, w {w.shape} and b {b.shape}")
+    return x @ w + b, (x, w, b)
 
 
 def fc_backward(dout, cache):
@@ -53,17 +46,13 @@ def fc_backward(dout, cache):
     - cache: (x, w, b) from fc_forward.
 
     Returns a tuple of:
-    - dx: shaped like x; dw: (d_in, d_out); db: (d_out,).
+    - dx: (N, d_in); dw: (d_in, d_out); db: (d_out,).
     """
     x, w, b = cache
-    _check_real_array("dout", dout, ndim=2)
+    _check_array("dout", dout, ("N", "d_out"))
     if dout.shape != (x.shape[0], w.shape[1]):
         raise ValueError(f"fc_backward: dout must have shape {(x.shape[0], w.shape[1])}, got {dout.shape}")
-    x_rows = x.reshape(x.shape[0], -1)
-    dx = (dout @ w.T).reshape(x.shape)
-    dw = x_rows.T @ dout
-    db = dout.sum(axis=0)
-    return dx, dw, db
+    return dout @ w.T, x.T @ dout, dout.sum(axis=0)
 
 
 def relu_forward(x):
@@ -71,7 +60,7 @@ def relu_forward(x):
 
     Inputs: x, an array of any shape. Returns (out, cache): out shaped like x; cache x.
     """
-    _check_real_array("x", x)
+    _check_array("x", x)
     return np.maximum(x, 0), x
 
 
@@ -81,7 +70,7 @@ def relu_backward(dout, cache):
     Inputs: dout, upstream gradient shaped like x; cache x from relu_forward. Returns dx shaped like x.
     """
     x = cache
-    _check_real_array("dout", dout)
+    _check_array("dout", dout)
     if dout.shape != x.shape:
         raise ValueError(f"relu_backward: dout must have the shape of x {x.shape}, got {dout.shape}")
     return np.where(x > 0, dout, 0).astype(dout.dtype, copy=False)
@@ -98,16 +87,15 @@ def softmax_loss(x, y):
     - loss: NumPy scalar of x's floating dtype, -sum_i log softmax(x_i)[y_i] / N.
     - dx: (N, C) gradient of the loss with respect to x.
     """
-    _check_real_array("x", x, ndim=2)
-    _check_real_array("y", y, ndim=1)
+    _check_array("x", x, ("N", "C"))
+    _check_array("y", y, ("N",))
     N, C = x.shape
-    if N == 0 or C == 0:
-        raise ValueError(f"softmax_loss: x must hold at least one row of at least one score, got shape {x.shape}")
-    if y.shape[0] != N:
-        raise ValueError(f"softmax_loss: y has shape {y.shape}, expected ({N},) to match x {x.shape}")
+    if N == 0 or C == 0 or y.shape[0] != N:
+        raise ValueError(f"softmax_loss: x (N, C) must hold at least one row of at least one score and y (N,) "
+                         f"one label per row, got x {x.shape} and y {y.shape}")
     if y.dtype.kind not in "iu":
         raise TypeError(f"softmax_loss: y must hold integer labels, got dtype {y.dtype}")
-    if y.min() < 0 or y.max() >= C:
+    if y.min() < 0 or y.max() >= C:   # a negative label would silently pick a score from the end of the row
         raise ValueError(f"softmax_loss: labels must lie in [0, {C - 1}], got range [{y.min()}, {y.max()}]")
     if not np.all(np.isfinite(x)):
         raise ValueError("softmax_loss: x holds NaN or infinite scores (diverged training? lower the learning rate)")
