@@ -28,8 +28,14 @@ test: $(STAMP)
 submit: $(STAMP)
 	$(PY) -m hw4.submit
 
+# writeup.pdf for Gradescope (and writeup.md) from the executed notebooks. The cover fields are remembered in
+# writeup_cover.txt: make writeup NAME="First Last" UNIQNAME=yourid COLLABORATORS="names, or none". Only values
+# given on make's command line are passed (a NAME in the environment, as WSL sets it, is not a student's name).
+cover_field = $(if $(filter command line,$(origin $(1))),--$(2) '$(subst ','\'',$($(1)))')
+COVER_ARGS = $(strip $(call cover_field,NAME,name) $(call cover_field,UNIQNAME,uniqname) \
+	$(call cover_field,COLLABORATORS,collaborators))
 writeup: $(STAMP)
-	$(PY) writeup.py
+	$(PY) -m hw4.writeup $(COVER_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,52 +1,76 @@
 #!/usr/bin/env python
-"""`make writeup`: build writeup.md, every answer HW4 asks for outside the autograded code, from the notebooks.
+"""`make writeup`: writeup.pdf for Gradescope (and its source writeup.md), every answer HW4 asks for outside the
+autograded code, from the executed notebooks.
 
-    python writeup.py                   # writes writeup.md (+ writeup_files/ for figures shown inline)
-    python writeup.py --out other.md
+    python -m hw4.writeup                                    # writes writeup.md, writeup.pdf (+ writeup_files/)
+    python -m hw4.writeup --name "Ada Lovelace" --uniqname adal --collaborators "none"
 
-Numbers, logs and figures are read from the executed notebooks' saved outputs (SUMMARY lines, printed logs,
-inline figures) and from the figure files they saved ("saved figure NAME" lines); nothing is typed in here
-except the derivations (Q4(a) and the short summary of the convolution gradient). Each question states the data
-its numbers came from (real data or the offline default), as its notebook reported it, and the writeup warns
-when a notebook's outputs are older than its modules (the FINGERPRINT check of `make submit`).
+Numbers, logs and figures are read from the notebooks' saved outputs (SUMMARY lines, printed logs, inline figures)
+and from the figure files they saved ("saved figure NAME" lines); nothing is typed in here except the derivations
+(Q4(a) and the short summary of the convolution gradient). Each answer says which notebook it comes from, when
+that ran and on which data (real data or an offline stand-in, as the notebook reported it).
 
-Exit status 0 when every required piece was found; 1 otherwise (writeup.md is still written, with a
-"MISSING" line where a piece is absent, and the missing pieces are listed on stderr with the fix; a notebook
-that cannot be read is named with the fix). writeup.md and each file of writeup_files/ are written atomically.
+The PDF (hw4/pdf.py: pandoc, then Typst) opens with a cover: name, uniqname and collaborators (saved in
+writeup_cover.txt, see hw4/cover.py; a placeholder and a warning when not set) and the pages of each
+subquestion for Gradescope's page selection. Each written subquestion starts a page and is a PDF bookmark.
+
+Exit status 0 when every notebook ran in full after its modules' last change and every piece was found. Else 1:
+the problems are listed on stderr with the command that fixes each, writeup.md marks them, and writeup.pdf is
+replaced by a DRAFT (stamped on every page, the problems on its cover), so no complete-looking PDF is left.
+Every file is written atomically; an unwritable writeup.pdf is reported and kept as it was.
 """
 import argparse
 import base64
 import re
 import sys
+import time
 from pathlib import Path
 
-import run_notebooks
-import submit
-from data_utils import write_bytes_atomic, write_text_atomic
+from hw4 import cover as cover_fields
+from hw4 import lines, notebooks, pdf, submit
+from hw4.files import display_path, without_machine_paths, write_bytes_atomic, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ("cnn.ipynb", "rnn.ipynb", "transfer_learning.ipynb", "svm.ipynb")
-SAVED_FIGURE = re.compile(r"^saved figure (\S+)$")
+TITLE = "EECS 545 (Winter 2023) Homework 4"
 EPOCH = re.compile(r"^Epoch (\d+)/(\d+)\s*$")
 PHASE = re.compile(r"^(train|val) Loss: ([-+\d.eE]+|nan|inf) Acc: ([-+\d.eE]+|nan)\s*$")
 KERNELS = ("linear", "poly", "rbf", "sigmoid")
+# Page geometry of hw4/writeup.typ (US letter, 0.85 in side margins), to size the figures.
+TEXT_WIDTH_INCHES = 6.8
+# Every part of the homework, in order: (part, what answers it, label of its heading in the PDF or, for parts
+# that take no pages, what the cover says instead).
+SUBQUESTIONS = (
+    ("Q1(a)", "conv_forward, conv_backward in cnn_layers.py", "(Autograder)"),
+    ("Q1(b)", "ConvNet in cnn.py", "(Autograder)"),
+    ("Q1(c)", "CNN on MNIST: test accuracy and loss plot (cnn.png)", "#q1c"),
+    ("Q2(a)", "temporal_fc_forward, temporal_fc_backward in rnn_layers.py", "(Autograder)"),
+    ("Q2(b)", "CaptioningRNN.loss in rnn.py", "(Autograder)"),
+    ("Q2(c)", "captioning RNN: learning curve and caption samples", "#q2c"),
+    ("Q3(a)", "train_model, finetune, freeze in transfer_learning.py (graded from the submitted code)", "(code)"),
+    ("Q3(b)", "transfer learning: per-epoch train/val loss and accuracy", "#q3b"),
+    ("Q3(c)", "transfer learning: prediction figures", "#q3c"),
+    ("Q4(a)", "the SVM dual as a cvxopt QP: P, q, G, h, A, b", "#q4a"),
+    ("Q4(b)", "svm.py", "(Autograder)"),
+    ("Q4(c)", "SVMs: test accuracy per dataset, cvxopt decision boundaries", "#q4c"),
+)
 
 
 # ----------------------------------------------------------------------------------------------------
 # Reading a notebook
 # ----------------------------------------------------------------------------------------------------
 class Notebook:
-    """The saved outputs of one executed notebook."""
+    """The saved outputs of one executed notebook in ``root``."""
 
     def __init__(self, root, name):
         self.root, self.name = Path(root), name
         self.path = self.root / name
         self.nb, self.error = None, None
+        self.used = set()           # SUMMARY keys already shown in the answer
         if self.path.exists():
             try:
-                self.nb = run_notebooks.read_notebook(self.path)
-            except run_notebooks.NotebookFailed as failure:
-                self.error = f"{failure.reason}, then `make writeup`"
+                self.nb = notebooks.read_notebook(self.path)
+            except notebooks.NotebookFailed as failure:
+                self.error = failure.reason
         self.cells = [c for c in self.nb.cells if c.cell_type == "code"] if self.nb else []
 
     @property
@@ -57,39 +81,37 @@ class Notebook:
         return "".join(o.get("text", "") for o in cell.get("outputs", [])
                        if o.get("output_type") == "stream" and o.get("name") == "stdout")
 
-    def all_stdout(self):
-        return "\n".join(self.stdout(c) for c in self.cells)
+    def all_stdout_lines(self):
+        return [line for _, line in lines.stdout_lines(self.nb)] if self.nb else []
 
     def summaries(self):
         """[(key, value)] from the 'SUMMARY key: value' lines, in order."""
-        pairs = []
-        for line in self.all_stdout().splitlines():
-            if line.startswith("SUMMARY ") and ": " in line:
-                key, value = line[len("SUMMARY "):].split(": ", 1)
-                pairs.append((key.strip(), value.strip()))
-        return pairs
+        return lines.summaries(self.nb) if self.nb else []
 
     def summary(self, *words):
         """The first SUMMARY value whose key contains every one of ``words`` (case-insensitive), or None."""
         for key, value in self.summaries():
             if all(w.lower() in key.lower() for w in words):
+                self.used.add(key)
                 return value
         return None
 
-    def run_header(self):
-        """The notebook's 'NAME run at ...' line, or None."""
-        for line in self.all_stdout().splitlines():
-            if " run at " in line and line.startswith(self.name):
-                return line.strip()
-        return None
+    def data(self, words=("data",)):
+        """'value' or 'key: value; ...' of the SUMMARY lines about the data (keys with one of ``words``)."""
+        found = [(k, v) for k, v in self.summaries()
+                 if any(re.search(rf"\b{w}\b", k, re.IGNORECASE) for w in words)]
+        self.used.update(k for k, _ in found)
+        short = [(re.sub(r"^(Q\d|rnn|svm)\s+", "", k, flags=re.IGNORECASE), v) for k, v in found]
+        return "; ".join(v if k.lower() == "data" else f"{k}: {v}" for k, v in short) or None
+
+    def run_time(self):
+        """'YYYY-MM-DD HH:MM' of the run header, or None."""
+        match = lines.RUN_HEADER.match(lines.run_header(self.nb) or "") if self.nb else None
+        return match.group(2).replace("T", " ")[:16] if match else None
 
     def saved_figures(self):
         """Figure files the run saved (from 'saved figure NAME' lines) that exist next to the notebook."""
-        names = []
-        for line in self.all_stdout().splitlines():
-            match = SAVED_FIGURE.match(line.strip())
-            if match and Path(match.group(1)).name not in names:
-                names.append(Path(match.group(1)).name)
+        names = list(dict.fromkeys(Path(name).name for _, name in lines.saved_figures(self.nb))) if self.nb else []
         return [n for n in names if (self.root / n).exists()]
 
     def cells_calling(self, pattern):
@@ -97,9 +119,7 @@ class Notebook:
 
     def problems(self):
         """What `make submit` would say about this notebook's run (stale, smoke, unexecuted, errors)."""
-        if not self.exists:
-            return [f"{self.name} is missing"]
-        return submit.check_notebook(self.path, root=self.root, nb=self.nb)
+        return submit.check_notebook(self.path, root=self.root, nb=self.nb) if self.exists else []
 
 
 def inline_images(cells, out_dir, stem):
@@ -137,18 +157,18 @@ def epoch_table(log):
                 rows[-1][phase] = (loss, acc)
     if not rows:
         return None
-    lines = ["| epoch | train loss | train acc | val loss | val acc |", "|---|---|---|---|---|"]
+    table = ["| epoch | train loss | train acc | val loss | val acc |", "|---:|---:|---:|---:|---:|"]
     if before:
-        lines.append(f"| before training | | | {before[0]} | {before[1]} |")
+        table.append(f"| before training | | | {before[0]} | {before[1]} |")
     for row in rows:
         train, val = row.get("train", ("", "")), row.get("val", ("", ""))
-        lines.append(f"| {row['epoch']} | {train[0]} | {train[1]} | {val[0]} | {val[1]} |")
-    return "\n".join(lines)
+        table.append(f"| {row['epoch']} | {train[0]} | {train[1]} | {val[0]} | {val[1]} |")
+    return "\n".join(table)
 
 
 def accuracy_tables(nb):
-    """[(source of the cell, text)] of svm.ipynb outputs that look like test-accuracy tables (they name at
-    least three of the four kernels and mention accuracy)."""
+    """[(source of the cell, kind, text)] of svm.ipynb outputs that look like test-accuracy tables (they name at
+    least three of the four kernels and mention accuracy); kind is 'markdown' or 'text'."""
     found = []
     for cell in nb.cells:
         for output in cell.get("outputs", []):
@@ -167,101 +187,103 @@ def accuracy_tables(nb):
     return found
 
 
-def code_block(text):
-    return "```\n" + text.rstrip() + "\n```"
+def code_block(text, language=""):
+    return f"```{language}\n" + text.rstrip() + "\n```"
+
+
+def figure_width(path, max_height_inches):
+    """'NN%' of the text width at which the image at ``path`` is as wide as the text but at most
+    ``max_height_inches`` tall."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        width, height = image.size
+    return f"{min(100, round(100 * max_height_inches * width / height / TEXT_WIDTH_INCHES))}%"
 
 
 # ----------------------------------------------------------------------------------------------------
 # The writeup
 # ----------------------------------------------------------------------------------------------------
 class Writeup:
-    def __init__(self, root, out_path):
+    """writeup.md's body, built from the notebooks in ``root``; ``problems`` lists what keeps it from being
+    complete (each with its fix)."""
+
+    def __init__(self, root):
         self.root = Path(root)
-        self.out_path = Path(out_path)
-        self.files_dir = self.out_path.parent / "writeup_files"
-        self.lines = []
-        self.missing = []
-        self.notebooks = {name: Notebook(self.root, name) for name in NOTEBOOKS}   # each read once
+        self.files_dir = self.root / "writeup_files"
+        self.blocks = []
+        self.problems = []
+        self.notebooks = {name: Notebook(self.root, name) for name in lines.NOTEBOOKS}   # each read once
 
     def add(self, *texts):
-        for text in texts:
-            self.lines.append(text)
-            self.lines.append("")
+        self.blocks.extend(texts)
+
+    def heading(self, part):
+        """The page-starting heading of a written subquestion, labelled for the cover's page list."""
+        answer, anchor = next((a, p[1:]) for q, a, p in SUBQUESTIONS if q == part)
+        self.add(f"## {part} {answer[0].upper()}{answer[1:]} {{#{anchor}}}")
 
     def need(self, what, fix):
-        self.missing.append(f"{what}: {fix}")
+        self.problems.append(f"{what}: {fix}")
         self.add(f"> **MISSING: {what}.** {fix}")
 
-    def figure(self, name, caption):
-        relative = _relative(self.root / name, self.out_path.parent)
-        self.add(f"![{caption}]({relative})", f"*{caption}* (`{name}`)")
+    def figure(self, path, caption, max_height_inches=4.0):
+        """A figure (``path`` inside root) with its caption and file name, sized to fit ``max_height_inches``."""
+        relative = Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+        width = figure_width(self.root / relative, max_height_inches)
+        self.add(f"![{caption} (`{Path(relative).name}`)]({relative}){{width={width}}}")
 
-    def provenance(self, nb, data_words=("data",), default="not stated by the notebook"):
-        """The data line and run header of a notebook, and warnings from the submit check."""
+    def source(self, nb, data_words=("data",), default="not stated by the notebook"):
+        """The answer's source line: notebook, run time, data; the notebook's problems are marked and recorded.
+        False when the notebook is missing or unreadable (then the answer holds only a MISSING mark)."""
         if not nb.exists:
-            return
-        data = [f"{k}: {v}" for k, v in nb.summaries()
-                if any(re.search(rf"\b{w}\b", k, re.IGNORECASE) for w in data_words)]
-        header = nb.run_header()
-        self.add(f"*Source: `{nb.name}`{' — ' + header.split(' (')[0].replace(nb.name + ' ', '') if header else ''}. "
-                 f"Data: {'; '.join(data) if data else default}.*")
-        for problem in nb.problems():
-            self.add(f"> **Warning:** {problem}")
+            self.need(f"{nb.name} {'is unreadable' if nb.error else 'is missing'}",
+                      nb.error or f"run it: make run (or .venv/bin/python -m hw4.notebooks {nb.name})")
+            return False
+        self.add(f"*Source: `{nb.name}`, run at {nb.run_time() or 'an unknown time'}. "
+                 f"Data: {nb.data(data_words) or default}.*")
+        for problem in map(without_machine_paths, nb.problems()):
+            self.problems.append(problem)
+            self.add(f"> **Not for submission:** {problem}")
+        return True
 
-    def summaries(self, nb):
-        pairs = nb.summaries()
-        if pairs:
-            self.add("| headline (SUMMARY lines of the run) | value |\n|---|---|\n" +
-                     "\n".join(f"| {k} | {v.replace('|', '/')} |" for k, v in pairs))
+    def other_summaries(self, nb):
+        """The SUMMARY lines not shown yet, as a table."""
+        rest = [(k, v) for k, v in nb.summaries() if k not in nb.used]
+        if rest:
+            self.add(f"| other results of `{nb.name}` | value |\n|:---|:---|\n" +
+                     "\n".join(f"| {k} | {v.replace('|', '/')} |" for k, v in rest))
 
     # -- questions ---------------------------------------------------------------------------------
     def q1(self):
         nb = self.notebooks["cnn.ipynb"]
-        self.add("## Q1. CNNs for multi-class classification")
-        self.add("**(a), (b) (Autograder).** `cnn_layers.py` (`conv_forward`, `conv_backward`, max pooling) and "
-                 "`cnn.py` (`ConvNet`); check them locally with `python autograder.py cnn`.")
-        self.add("*Convolution gradient (summary of the appendix).* With $Y_{n,f} = \\sum_c X_{n,c} *_{filt} K_{f,c}$ "
-                 "and $(a *_{filt} b)_{i,j} = \\sum_{p,q} a_{i+p-1,j+q-1} b_{p,q}$, one output entry depends on "
-                 "$a_{k,l}$ through $b_{k-i+1,l-j+1}$ and on $b_{k,l}$ through $a_{i+k-1,j+l-1}$. Summing the "
-                 "chain rule over all output positions $(i, j)$ turns the first into a full convolution with $b$ "
-                 "and the second into a filtering of $a$; summing over the filters $f$ (every $Y_{n,f}$ uses "
-                 "$X_{n,c}$) and over the examples $n$ (every example uses $K_{f,c}$) gives")
-        self.add("$$\\frac{\\partial L}{\\partial X_{n,c}} = \\sum_{f=1}^{F} K_{f,c} *_{full} "
-                 "\\frac{\\partial L}{\\partial Y_{n,f}}, \\qquad \\frac{\\partial L}{\\partial K_{f,c}} = "
-                 "\\sum_{n=1}^{N} X_{n,c} *_{filt} \\frac{\\partial L}{\\partial Y_{n,f}}.$$")
-        self.add("### Q1(c) Training on MNIST")
-        if not nb.exists:
-            self.need("cnn.ipynb", "run `make run`")
+        self.heading("Q1(c)")
+        if not self.source(nb):
             return
-        self.provenance(nb)
         accuracy = nb.summary("q1", "test accuracy") or nb.summary("test accuracy")
         if accuracy:
             self.add(f"**Test accuracy: {accuracy}** (as printed by the notebook).")
         else:
             self.need("the Q1 test accuracy (a 'SUMMARY Q1 test accuracy: ...' line in cnn.ipynb)",
-                      "run cnn.ipynb to the end: .venv/bin/python run_notebooks.py cnn.ipynb")
+                      "run cnn.ipynb to the end: .venv/bin/python -m hw4.notebooks cnn.ipynb")
         if "cnn.png" in nb.saved_figures():
-            self.figure("cnn.png", "Q1(c): training loss per iteration (left), train/val accuracy per epoch (right)")
+            self.figure(self.root / "cnn.png", "Q1(c): training loss per iteration (left), train/val accuracy per "
+                                               "epoch (right)")
         else:
-            self.need("cnn.png saved by cnn.ipynb", "run cnn.ipynb: .venv/bin/python run_notebooks.py cnn.ipynb")
-        self.summaries(nb)
+            self.need("cnn.png saved by cnn.ipynb", "run cnn.ipynb: .venv/bin/python -m hw4.notebooks cnn.ipynb")
+        self.other_summaries(nb)
 
     def q2(self):
         nb = self.notebooks["rnn.ipynb"]
-        self.add("## Q2. Image captioning with an RNN")
-        self.add("**(a), (b) (Autograder).** `rnn_layers.py` (`temporal_fc_forward` / `temporal_fc_backward` and the "
-                 "other layers) and `rnn.py` (`CaptioningRNN.loss`, `sample`); check them with "
-                 "`python autograder.py rnn`.")
-        self.add("### Q2(c) Learning curve and caption samples")
-        if not nb.exists:
-            self.need("rnn.ipynb", "run `make run`")
+        self.heading("Q2(c)")
+        if not self.source(nb):
             return
-        self.provenance(nb)
         if "image_captioning_loss.png" in nb.saved_figures():
-            self.figure("image_captioning_loss.png", "Q2(c): training loss of the overfitting run")
+            self.figure(self.root / "image_captioning_loss.png", "Q2(c): training loss per iteration",
+                        max_height_inches=3.3)
         else:
-            self.need("image_captioning_loss.png saved by rnn.ipynb", "run rnn.ipynb: "
-                      ".venv/bin/python run_notebooks.py rnn.ipynb")
+            self.need("image_captioning_loss.png saved by rnn.ipynb",
+                      "run rnn.ipynb: .venv/bin/python -m hw4.notebooks rnn.ipynb")
         final = nb.summary("final", "loss")
         if final:
             self.add(f"Final training loss: **{final}**.")
@@ -270,85 +292,109 @@ class Writeup:
         texts = [nb.stdout(c).strip() for c in sample_cells if nb.stdout(c).strip()]
         if not images and not texts:
             self.need("caption samples (outputs of the rnn.ipynb cells that call model.sample)",
-                      "run rnn.ipynb to the end")
+                      "run rnn.ipynb to the end: .venv/bin/python -m hw4.notebooks rnn.ipynb")
             return
-        self.add("**Caption samples** (sampled vs ground-truth captions, from the cells that call `sample`):")
-        for path in images:
-            self.add(f"![caption samples]({_relative(path, self.out_path.parent)})")
+        self.add("### Caption samples", "Sampled and ground-truth (GT) captions, from the cells that call `sample`:")
+        for number, path in enumerate(images, 1):
+            self.figure(path, f"Q2(c): caption samples, set {number}", max_height_inches=2.2)
         for text in texts:
             self.add(code_block("\n".join(l for l in text.splitlines() if not l.startswith("SUMMARY "))))
-        self.summaries(nb)
+        self.other_summaries(nb)
 
     def q3(self):
         nb = self.notebooks["transfer_learning.ipynb"]
-        self.add("## Q3. Transfer learning")
-        self.add("**(a)** `transfer_learning.py`: `train_model`, `finetune`, `freeze` (and `visualize_model`).")
-        self.add("### Q3(b) Per-epoch train/val loss and accuracy")
+        self.heading("Q3(b)")
+        logs = []
+        if self.source(nb, data_words=("data", "weights")):
+            majority = nb.summary("majority")
+            if majority:
+                self.add(f"Always predicting the larger class scores **{majority}** on the validation set.")
+            logs = self.q3_epochs(nb)
+            self.other_summaries(nb)
+        self.heading("Q3(c)")
         if not nb.exists:
-            self.need("transfer_learning.ipynb", "run `make run`")
-            return
-        self.provenance(nb, data_words=("data", "weights"))
-        figures = nb.saved_figures()
-        for label, pattern, curve_word in (("finetune (every layer trained)", r"\bfinetune\(", "finetune"),
-                                           ("freeze (only the new fc trained)", r"\bfreeze\(", "freeze")):
-            log = "\n".join(nb.stdout(c) for c in nb.cells_calling(pattern))
-            table = epoch_table(log)
-            self.add(f"**{label}**")
-            if table is None:
-                self.need(f"the {curve_word} training log ('Epoch i/n' and 'train/val Loss: ... Acc: ...' lines)",
-                          "run transfer_learning.ipynb: .venv/bin/python run_notebooks.py transfer_learning.ipynb")
-                continue
-            self.add(table)
-            best = re.findall(r"^Best val Acc: (\S+)", log, re.M)
-            if best:
-                self.add(f"Best validation accuracy: **{best[-1]}** (its weights are the ones kept).")
-            self.add("Log as printed:", code_block(log.strip()))
-            for name in figures:
-                if curve_word in name and "prediction" not in name:
-                    self.figure(name, f"Q3(b): {curve_word} loss and accuracy per epoch")
-        self.add("### Q3(c) Predictions")
-        predictions = [n for n in figures if "prediction" in n]
+            self.add(f"See Q3(b): {nb.name} is {'unreadable' if nb.error else 'missing'}.")
+            return logs
+        self.add(f"*Source: `{nb.name}`, run at {nb.run_time() or 'an unknown time'}; data as in Q3(b).*")
+        predictions = [n for n in nb.saved_figures() if "prediction" in n]
         if len(predictions) < 2:
             self.need("the two prediction figures (finetuned and frozen model) saved by transfer_learning.ipynb",
-                      "run transfer_learning.ipynb to the end")
+                      "run transfer_learning.ipynb to the end: .venv/bin/python -m hw4.notebooks "
+                      "transfer_learning.ipynb")
         for name in predictions:
-            which = "finetuned" if "finetune" in name else "frozen" if "freeze" in name else "model"
-            self.figure(name, f"Q3(c): {which} model predictions (true class, then prediction)")
-        self.summaries(nb)
+            which = "finetuned" if "finetune" in name else "frozen-feature" if "freeze" in name else "trained"
+            self.figure(self.root / name, f"Q3(c): predictions of the {which} model on validation images (each "
+                                          f"title: true class, then the prediction)", max_height_inches=5.6)
+        return logs
+
+    def q3_epochs(self, nb):
+        """Q3(b)'s two per-epoch tables, best accuracies and curves; return the raw logs [(title, log)]."""
+        logs = []
+        for title, pattern, word in (("Finetuning: every layer trained", r"\bfinetune\(", "finetune"),
+                                     ("Frozen features: only the new fc layer trained", r"\bfreeze\(", "freeze")):
+            log = "\n".join(nb.stdout(c) for c in nb.cells_calling(pattern)).strip()
+            self.add(f"### {title}")
+            table = epoch_table(log)
+            if table is None:
+                self.need(f"the {word} training log ('Epoch i/n' and 'train/val Loss: ... Acc: ...' lines)",
+                          "run transfer_learning.ipynb: .venv/bin/python -m hw4.notebooks transfer_learning.ipynb")
+                continue
+            best = re.findall(r"^Best val Acc: (\S+)", log, re.M)
+            nb.summary(word, "best val acc")         # the same number as the log's last line
+            seconds = nb.summary(word, "time")
+            # the caption keeps the best accuracy on the table's page (a table with a caption is one figure)
+            self.add(table + f"\n\n: Per-epoch log of {word}"
+                     + (f"; best validation accuracy **{best[-1]}** (its weights are kept)" if best else "")
+                     + (f"; training time {seconds}" if seconds else ""))
+            for name in nb.saved_figures():
+                if word in name and "prediction" not in name:
+                    self.figure(self.root / name, f"Q3(b): {word} loss and accuracy per epoch (x = 0: before "
+                                                  f"training; x = k: after the logged epoch k\u22121)", 2.6)
+            logs.append((title, log))
+        return logs
 
     def q4(self):
         nb = self.notebooks["svm.ipynb"]
-        self.add("## Q4. SVMs with convex optimization")
-        self.add("### Q4(a) The dual as a cvxopt QP")
-        self.add("The dual maximizes $\\sum_n \\alpha^{(n)} - \\frac12 \\sum_{n,m} \\alpha^{(n)} \\alpha^{(m)} y^{(n)} "
-                 "y^{(m)} k(x^{(n)}, x^{(m)})$. By hint 1, maximizing it is minimizing its negative, "
-                 "$\\frac12 \\alpha^\\top P \\alpha - \\mathbf{1}^\\top \\alpha$, with the $N \\times N$ matrix")
-        self.add("$$P_{nm} = y^{(n)} y^{(m)} k(x^{(n)}, x^{(m)}) \\quad (P = yy^\\top \\circ K), \\qquad "
-                 "q = -\\mathbf{1}_N .$$")
-        self.add("By hint 2 the box $0 \\le \\alpha^{(n)} \\le C$ is the $2N$ inequalities $-\\alpha^{(n)} \\le 0$ "
-                 "and $\\alpha^{(n)} \\le C$, i.e. $G v \\le h$ with")
-        self.add("$$G = \\begin{bmatrix} -I_N \\\\ I_N \\end{bmatrix} \\in \\mathbb{R}^{2N \\times N}, \\qquad "
-                 "h = \\begin{bmatrix} \\mathbf{0}_N \\\\ C\\,\\mathbf{1}_N \\end{bmatrix},$$")
-        self.add("and the equality $\\sum_n \\alpha^{(n)} y^{(n)} = 0$ is $A v = b$ with")
-        self.add("$$A = y^\\top = \\begin{bmatrix} y^{(1)} & \\cdots & y^{(N)} \\end{bmatrix} \\in "
-                 "\\mathbb{R}^{1 \\times N}, \\qquad b = 0 .$$")
-        self.add("With these, cvxopt's minimizer $v$ is the dual solution $\\alpha$. (For a positive "
-                 "semidefinite kernel (linear, polynomial, RBF) $K$ is a Gram matrix and $P = D_y K D_y$ with "
-                 "$D_y = \\mathrm{diag}(y)$ is positive semidefinite, so the QP is convex; the sigmoid kernel is "
-                 "in general not positive semidefinite, and then the QP is not convex.)")
-        self.add("**(b) (Autograder).** `svm.py`; check it with `python autograder.py svm`.")
-        self.add("### Q4(c) Test accuracy and cvxopt decision boundaries")
-        if not nb.exists:
-            self.need("svm.ipynb", "run `make run`")
-            return
-        self.provenance(nb, default="the generated scikit-learn toy datasets (moons, circles, linearly separable, "
-                                    "XOR); no download involved")
+        self.heading("Q4(a)")
+        self.add(
+            "The dual maximizes $\\sum_n \\alpha^{(n)} - \\frac12 \\sum_{n,m} \\alpha^{(n)} \\alpha^{(m)} y^{(n)} "
+            "y^{(m)} k(x^{(n)}, x^{(m)})$. By hint 1, maximizing it is minimizing its negative, "
+            "$\\frac12 \\alpha^\\top P \\alpha - \\mathbf{1}^\\top \\alpha$, with the $N \\times N$ matrix",
+            "$$P_{nm} = y^{(n)} y^{(m)} k(x^{(n)}, x^{(m)}) \\quad (P = yy^\\top \\circ K), \\qquad "
+            "q = -\\mathbf{1}_N .$$",
+            "By hint 2 the box $0 \\le \\alpha^{(n)} \\le C$ is the $2N$ inequalities $-\\alpha^{(n)} \\le 0$ "
+            "and $\\alpha^{(n)} \\le C$, i.e. $G v \\le h$ with",
+            "$$G = \\begin{bmatrix} -I_N \\\\ I_N \\end{bmatrix} \\in \\mathbb{R}^{2N \\times N}, \\qquad "
+            "h = \\begin{bmatrix} \\mathbf{0}_N \\\\ C\\,\\mathbf{1}_N \\end{bmatrix},$$",
+            "and the equality $\\sum_n \\alpha^{(n)} y^{(n)} = 0$ is $A v = b$ with",
+            "$$A = y^\\top = \\begin{bmatrix} y^{(1)} & \\cdots & y^{(N)} \\end{bmatrix} \\in "
+            "\\mathbb{R}^{1 \\times N}, \\qquad b = 0 .$$",
+            "With these, cvxopt's minimizer $v$ is the dual solution $\\alpha$. (For a positive semidefinite "
+            "kernel (linear, polynomial, RBF) $K$ is a Gram matrix and $P = D_y K D_y$ with "
+            "$D_y = \\operatorname{diag}(y)$ is positive semidefinite, so the QP is convex; the sigmoid kernel is "
+            "in general not positive semidefinite, and then the QP is not convex.)")
+        self.heading("Q4(c)")
+        if not self.source(nb, default="the generated scikit-learn toy datasets (moons, circles, linearly "
+                                       "separable, XOR); no download involved"):
+            return []
+        self.q4_accuracy(nb)
+        figures = [n for n in nb.saved_figures() if n.startswith("svm")]
+        cvxopt_figures = [n for n in figures if "cvxopt" in n.lower()]
+        if not cvxopt_figures:
+            self.need("the cvxopt decision-boundary figures (svm_*cvxopt*.png saved by svm.ipynb)",
+                      "run svm.ipynb: .venv/bin/python -m hw4.notebooks svm.ipynb")
+        for name in cvxopt_figures:
+            self.figure(self.root / name, f"Q4(c): CVXOPTSVC decision boundaries{_support(name)}", 5.8)
+        self.other_summaries(nb)
+        return [n for n in figures if n not in cvxopt_figures]
+
+    def q4_accuracy(self, nb):
+        """Both test-accuracy tables of svm.ipynb (scikit-learn SVC, CVXOPTSVC) and the fits cvxopt left early."""
         tables = accuracy_tables(nb.nb)
-        cvxopt_tables = [t for t in tables if "cvxopt" in (t[0] + t[2]).lower()]
         if not tables:
             self.need("the test-accuracy tables of svm.ipynb (outputs naming the kernels and the accuracy)",
-                      "run svm.ipynb: .venv/bin/python run_notebooks.py svm.ipynb")
-        elif not cvxopt_tables:
+                      "run svm.ipynb: .venv/bin/python -m hw4.notebooks svm.ipynb")
+        elif not any("cvxopt" in (source + text).lower() for source, _, text in tables):
             self.need("the CVXOPTSVC test-accuracy table", "run svm.ipynb to the end")
         for source, kind, text in tables:
             which = "CVXOPTSVC (cvxopt)" if "cvxopt" in (source + text).lower() else "scikit-learn SVC"
@@ -356,57 +402,109 @@ class Writeup:
                 self.add(text)
             else:
                 self.add(f"**Test accuracy, {which}:**", code_block(text))
-        for line in nb.all_stdout().splitlines():       # fits where cvxopt stopped early (circles / sigmoid)
+        for line in nb.all_stdout_lines():       # fits where cvxopt stopped early (circles / sigmoid)
             if "did not reach 'optimal'" in line:
-                self.add(f"*Note:* {line.strip().replace(' (see below)', '')}. The sigmoid Gram matrix is indefinite "
-                         "there, so the QP is not convex; svm.ipynb shows where cvxopt stopped and what "
+                self.add(f"*Note:* {line.strip().replace(' (see below)', '')}. The sigmoid Gram matrix is "
+                         "indefinite there, so the QP is not convex; svm.ipynb shows where cvxopt stopped and what "
                          "`CVXOPTSVC(solver='structured')` finds instead.")
-        figures = [n for n in nb.saved_figures() if n.startswith("svm")]
-        cvxopt_figures = [n for n in figures if "cvxopt" in n.lower()]
-        if not cvxopt_figures:
-            self.need("the cvxopt decision-boundary figures (svm_*cvxopt*.png saved by svm.ipynb)",
-                      "run svm.ipynb: .venv/bin/python run_notebooks.py svm.ipynb")
-        for name in cvxopt_figures + [n for n in figures if n not in cvxopt_figures]:
-            which = "CVXOPTSVC" if name in cvxopt_figures else "scikit-learn SVC"
-            support = " with support vectors highlighted" if "support" in name or "_sv" in name else ""
-            self.figure(name, f"Q4(c): {which} decision boundaries{support}")
-        self.summaries(nb)
+
+    def appendix(self, logs, other_svm_figures):
+        self.add("## Appendix: the autograded parts and the raw logs {#appendix}",
+                 "Not asked for in a written answer; for reference.",
+                 "### Autograded code",
+                 "Q1(a), Q1(b): `cnn_layers.py` (`conv_forward`, `conv_backward`, max pooling) and `cnn.py` "
+                 "(`ConvNet`). Q2(a), Q2(b): `rnn_layers.py` and `rnn.py` (`CaptioningRNN.loss`, `sample`). "
+                 "Q3(a): `transfer_learning.py`. Q4(b): `svm.py`. `python autograder.py` checks them locally and "
+                 "`make submit` packs them with the notebooks.",
+                 "*Convolution gradient (summary of the homework's appendix).* With "
+                 "$Y_{n,f} = \\sum_c X_{n,c} *_{\\text{filt}} K_{f,c}$ and $(a *_{\\text{filt}} b)_{i,j} = "
+                 "\\sum_{p,q} a_{i+p-1,j+q-1} b_{p,q}$, one output entry depends on $a_{k,l}$ through "
+                 "$b_{k-i+1,l-j+1}$ and on $b_{k,l}$ through $a_{i+k-1,j+l-1}$. Summing the chain rule over all "
+                 "output positions $(i, j)$ turns the first into a full convolution with $b$ and the second into a "
+                 "filtering of $a$; summing over the filters $f$ (every $Y_{n,f}$ uses $X_{n,c}$) and over the "
+                 "examples $n$ (every example uses $K_{f,c}$) gives",
+                 "$$\\frac{\\partial L}{\\partial X_{n,c}} = \\sum_{f=1}^{F} K_{f,c} *_{\\text{full}} "
+                 "\\frac{\\partial L}{\\partial Y_{n,f}}, \\qquad \\frac{\\partial L}{\\partial K_{f,c}} = "
+                 "\\sum_{n=1}^{N} X_{n,c} *_{\\text{filt}} \\frac{\\partial L}{\\partial Y_{n,f}}.$$")
+        for title, log in logs:
+            self.add(f"### Q3(b) log as printed: {title[0].lower()}{title[1:]}", code_block(log, "trainlog"))
+        for name in other_svm_figures:
+            self.figure(self.root / name, f"Q4: scikit-learn SVC decision boundaries{_support(name)}", 4.1)
 
     def build(self):
-        self.add("# EECS 545 (Winter 2023) HW4 — writeup",
-                 "*Generated by `make writeup` from the executed notebooks and the figures they saved: re-run "
-                 "`make run` and then `make writeup` after changing any code; do not edit by hand. The autograded "
-                 "parts are the `.py` files (check them with `python autograder.py`; pack them with "
-                 "`make submit`).*")
-        for name, nb in self.notebooks.items():
-            if nb.error:
-                self.need(f"{name} is unreadable", nb.error)
-        for question in (self.q1, self.q2, self.q3, self.q4):
-            question()
-        return "\n".join(self.lines).rstrip() + "\n"
+        """writeup.md's body (every subquestion, then the appendix)."""
+        self.q1()
+        self.q2()
+        logs = self.q3() or []
+        svm_figures = self.q4()
+        self.appendix(logs, svm_figures or [])
+        return "\n\n".join(self.blocks) + "\n"
+
+    def cover(self, fields):
+        """The PDF cover (see hw4/writeup.typ): the fields, the subquestions, each run's data, the problems."""
+        runs = [{"notebook": nb.name, "run": nb.run_time() or "not run",
+                 "data": nb.data(("data", "weights")) or ("generated toy datasets" if nb.name == "svm.ipynb" else
+                                                          "not stated") if nb.exists else
+                 f"{'unreadable' if nb.error else 'missing'}: see the problems above"}
+                for nb in self.notebooks.values()]
+        subquestions = [{"part": part, "answer": answer, "anchor": pages[1:] if pages.startswith("#") else None,
+                         "pages": pages} for part, answer, pages in SUBQUESTIONS]
+        placeholders = {f: f"NOT SET: make writeup {cover_fields.setting(f)}" for f in cover_fields.FIELDS}
+        return {"title": TITLE, **{f: fields.get(f) for f in cover_fields.FIELDS}, "placeholders": placeholders,
+                "subquestions": subquestions, "runs": runs, "problems": list(self.problems)}
 
 
-def _relative(path, start):
-    try:
-        return Path(path).resolve().relative_to(Path(start).resolve()).as_posix()
-    except ValueError:
-        return Path(path).resolve().as_posix()
+def _support(name):
+    return " with support vectors highlighted" if "support" in name or "_sv" in name else ""
+
+
+def cover_markdown(cover):
+    """writeup.md's opening: title, cover fields, the parts answered by code."""
+    fields = " · ".join(f"**{field.capitalize()}:** {cover[field] or cover['placeholders'][field]}"
+                        for field in cover_fields.FIELDS)
+    code_parts = ", ".join(q["part"] for q in cover["subquestions"] if q["anchor"] is None)
+    return (f"# {cover['title']}\n\n{fields}\n\n*Source of writeup.pdf, the file for Gradescope (its cover lists the "
+            f"pages of each subquestion); both are written by `make writeup` from the executed notebooks: do not "
+            f"edit by hand. Answered by the submitted code: {code_parts}.*\n\n")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", default=str(ROOT), help="folder with the notebooks and figures")
-    parser.add_argument("--out", default=None, help="output markdown file (default: ROOT/writeup.md)")
+    parser.add_argument("--root", default=str(ROOT), help="folder with the notebooks and figures; writeup.md and "
+                                                          "writeup.pdf are written there")
+    for field, variable in cover_fields.FIELDS.items():
+        parser.add_argument(f"--{field}", default=None, help=f"cover field (make writeup {variable}=...); saved "
+                                                             f"in {cover_fields.COVER_FILE}, '' unsets it")
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     root = Path(args.root).resolve()
-    out = Path(args.out) if args.out else root / "writeup.md"
-    writeup = Writeup(root, out)
-    text = writeup.build()
-    write_text_atomic(out, text)
-    print(f"wrote {out} ({len(text.splitlines())} lines)")
-    if writeup.missing:
-        print(f"\n{len(writeup.missing)} piece(s) missing (marked MISSING in {out.name}):", file=sys.stderr)
-        for item in writeup.missing:
+    writeup = Writeup(root)
+    try:
+        fields = cover_fields.update_cover(root / cover_fields.COVER_FILE,
+                                           {f: getattr(args, f) for f in cover_fields.FIELDS})
+        body = writeup.build()
+        cover = writeup.cover(fields)
+        write_text_atomic(root / "writeup.md", cover_markdown(cover) + body)
+        pdf.write_pdf(root / "writeup.pdf", pdf.typeset(body, cover, root))
+    except (ValueError, pdf.PdfError) as exc:
+        print(f"make writeup: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:      # a full disk or a read-only folder; every file is written atomically
+        where = display_path(exc.filename) if exc.filename else display_path(root)
+        print(f"make writeup: cannot write {where} ({exc.strerror or exc}); the files it would replace are "
+              f"unchanged: free some disk space or make {display_path(root)} writable, then run make writeup "
+              f"again", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - started
+    state = "a DRAFT, not for Gradescope" if writeup.problems else "ready for Gradescope"
+    print(f"wrote {display_path(root / 'writeup.pdf')} ({state}) and writeup.md in {seconds:.1f} s")
+    warning = cover_fields.unset_warning(fields)
+    if warning:
+        print(warning, file=sys.stderr)
+    if writeup.problems:
+        print(f"\n{len(writeup.problems)} problem(s) keep writeup.pdf from being complete (it is stamped DRAFT):",
+              file=sys.stderr)
+        for item in writeup.problems:
             print(f"  - {item}", file=sys.stderr)
         return 1
     return 0
