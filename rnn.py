@@ -12,8 +12,12 @@ from rnn_layers import (rnn_backward, rnn_forward, rnn_step_forward, temporal_fc
 
 
 def hello():
-    """Confirm that the module imports."""
     print('Hello from rnn.py!')
+
+
+def _is_int_in(value, low, high):
+    """True if value is an integer (not a bool) with low <= value < high."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and low <= value < high
 
 
 class CaptioningRNN(object):
@@ -50,27 +54,23 @@ class CaptioningRNN(object):
         if not hasattr(word_to_idx, 'items') or '<NULL>' not in word_to_idx:
             raise ValueError("word_to_idx must be a dict (word -> id) containing the padding token '<NULL>'")
         for name, size in (('input_dim', input_dim), ('wordvec_dim', wordvec_dim), ('hidden_dim', hidden_dim)):
-            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            if not _is_int_in(size, 1, np.inf):
                 raise ValueError(f'{name} must be a positive integer, got {size!r}')
+        vocab_size = len(word_to_idx)
+        if not _is_int_in(word_to_idx['<NULL>'], 0, vocab_size):   # else the padding would never be masked out
+            raise ValueError(f"word_to_idx['<NULL>'] must be a word id in [0, {vocab_size}) (the padding that "
+                             f"the loss masks out), got {word_to_idx['<NULL>']!r}")
 
         self.cell_type = cell_type
         self.dtype = dtype
         self.word_to_idx = word_to_idx
         self.idx_to_word = {i: w for w, i in word_to_idx.items()}
-        self.params = {}
-
-        vocab_size = len(word_to_idx)
-        null = word_to_idx['<NULL>']
-        if isinstance(null, bool) or not isinstance(null, (int, np.integer)) or not 0 <= null < vocab_size:
-            raise ValueError(f"word_to_idx['<NULL>'] must be a word id in [0, {vocab_size}) (the padding that "
-                             f"the loss masks out), got {null!r}")
-
         self._null = word_to_idx['<NULL>']
         self._start = word_to_idx.get('<START>', None)
         self._end = word_to_idx.get('<END>', None)
 
-        # The global np.random stream, in this exact order: seeded course checks depend on it.
-        self.params['W_embed'] = np.random.randn(vocab_size, wordvec_dim) / 100
+        # The global np.random stream, in the course's order.
+        self.params = {'W_embed': np.random.randn(vocab_size, wordvec_dim) / 100}
         self.params['W_proj'] = np.random.randn(input_dim, hidden_dim) / np.sqrt(input_dim)
         self.params['b_proj'] = np.zeros(hidden_dim)
         self.params['Wx'] = np.random.randn(wordvec_dim, hidden_dim) / np.sqrt(wordvec_dim)
@@ -78,12 +78,11 @@ class CaptioningRNN(object):
         self.params['b'] = np.zeros(hidden_dim)
         self.params['W_vocab'] = np.random.randn(hidden_dim, vocab_size) / np.sqrt(hidden_dim)
         self.params['b_vocab'] = np.zeros(vocab_size)
-
         for k, v in self.params.items():
             self.params[k] = v.astype(self.dtype)
 
     def _check_features(self, func, features):
-        """features as a real (N, D) array matching W_proj, else TypeError/ValueError."""
+        """features as a real (N, D) array matching W_proj: checked once at the model's entry."""
         features = np.asarray(features)
         input_dim = self.params['W_proj'].shape[0]
         if features.dtype.kind not in 'fiu':
@@ -109,17 +108,9 @@ class CaptioningRNN(object):
         """
         features = self._check_features('CaptioningRNN.loss', features)
         captions = np.asarray(captions)
-        if captions.dtype.kind not in 'iu':
-            raise TypeError(f'CaptioningRNN.loss: captions must hold integer word ids, got dtype {captions.dtype}')
         if captions.ndim != 2 or captions.shape[0] != features.shape[0] or captions.shape[1] < 2:
-            raise ValueError(f'CaptioningRNN.loss: captions must have shape (N, T + 1) = '
-                             f'({features.shape[0]}, >= 2) to match features {features.shape}, '
-                             f'got shape {captions.shape}')
-        vocab_size = self.params['W_embed'].shape[0]
-        if captions.min() < 0 or captions.max() >= vocab_size:
-            raise ValueError(f'CaptioningRNN.loss: captions hold word ids in [{captions.min()}, {captions.max()}], '
-                             f'outside the vocabulary [0, {vocab_size})')
-
+            raise ValueError(f'CaptioningRNN.loss: captions must have shape (N, T + 1) = ({features.shape[0]}, '
+                             f'>= 2) to match features {features.shape}, got shape {captions.shape}')
         captions_in = captions[:, :-1]
         captions_out = captions[:, 1:]
         mask = captions_out != self._null
@@ -157,15 +148,14 @@ class CaptioningRNN(object):
         - captions: int32 array (N, max_length); column 0 holds the first generated word (not <START>).
         """
         features = self._check_features('CaptioningRNN.sample', features)
-        if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 0:
+        if not _is_int_in(max_length, 0, np.inf):
             raise ValueError(f'CaptioningRNN.sample: max_length must be a non-negative integer, got {max_length!r}')
         W_proj, b_proj = self.params['W_proj'], self.params['b_proj']
         W_embed = self.params['W_embed']
         Wx, Wh, b = self.params['Wx'], self.params['Wh'], self.params['b']
         W_vocab, b_vocab = self.params['W_vocab'], self.params['b_vocab']
-        vocab_size = W_embed.shape[0]
-        if self._start is None or not 0 <= self._start < vocab_size:
-            raise ValueError(f"CaptioningRNN.sample: needs a '<START>' word id in [0, {vocab_size}), "
+        if not _is_int_in(self._start, 0, len(W_embed)):
+            raise ValueError(f"CaptioningRNN.sample: needs a '<START>' word id in [0, {len(W_embed)}), "
                              f"word_to_idx gives {self._start!r}")
 
         N = features.shape[0]

@@ -5,8 +5,8 @@ Conventions (as in the course's code):
 - rnn_forward / rnn_backward are time-major: sequences are (T, N, ...).
 - The word embedding, temporal FC layer and softmax loss are batch-major: (N, T, ...).
 - Every *_forward returns (out, cache) and the matching *_backward takes that cache (its contents are
-  private to this module).
-- Nothing modifies its inputs; bad shapes or dtypes raise ValueError/TypeError naming the argument.
+  private to this module, except temporal_fc_forward's, which is the course's (x, w, b, out)).
+- Nothing modifies its inputs; a shape that NumPy would broadcast into a wrong answer raises ValueError.
 
 Speed: the input projection of rnn_forward is one matrix product over all time steps, and rnn_backward
 forms dWx, dWh and db with one matrix product each after the time loop, so only the unavoidable
@@ -16,57 +16,22 @@ import numpy as np
 
 
 def hello():
-    """Confirm that the module imports."""
     print('Hello from rnn_layers.py!')
 
 
-# ----------------------------------------------------------------------------------------------
-# Input checks
-# ----------------------------------------------------------------------------------------------
-
-def _real_array(func, name, value, ndim):
-    """``value`` as an ndarray of real numbers with ``ndim`` dimensions, else TypeError/ValueError."""
+def _array(func, name, value, dims, ids=False):
+    """``value`` as an ndarray with one axis per name in ``dims`` holding real numbers (integer word ids if
+    ``ids``), else TypeError/ValueError naming ``func`` and ``name``."""
     array = np.asarray(value)
-    if array.dtype.kind not in 'fiu':
-        raise TypeError(f'{func}: {name} must hold real numbers, got dtype {array.dtype}')
-    if array.ndim != ndim:
-        raise ValueError(f'{func}: {name} must be a {ndim}-D array, got shape {array.shape}')
+    if array.dtype.kind not in ('iu' if ids else 'fiu'):
+        raise TypeError(f"{func}: {name} must hold {'integer word ids' if ids else 'real numbers'}, "
+                        f"got dtype {array.dtype}")
+    if array.ndim != len(dims):
+        raise ValueError(f"{func}: {name} must be a {len(dims)}-D array ({', '.join(dims)}), got shape {array.shape}")
     return array
 
 
-def _word_ids(func, name, value, ndim, vocab_size):
-    """``value`` as an integer ndarray with ``ndim`` dims and entries in [0, vocab_size)."""
-    array = np.asarray(value)
-    if array.dtype.kind not in 'iu':
-        raise TypeError(f'{func}: {name} must hold integer word ids, got dtype {array.dtype}')
-    if array.ndim != ndim:
-        raise ValueError(f'{func}: {name} must be a {ndim}-D array, got shape {array.shape}')
-    if array.size and (array.min() < 0 or array.max() >= vocab_size):
-        raise ValueError(f'{func}: {name} holds ids in [{array.min()}, {array.max()}], outside the '
-                         f'vocabulary [0, {vocab_size})')
-    return array
-
-
-def _expect(func, condition, message):
-    if not condition:
-        raise ValueError(f'{func}: {message}')
-
-
-def _check_rnn_weights(func, D, H, Wx, Wh, b):
-    """Check Wx (D, H), Wh (H, H), b (H,) against the input size D and hidden size H."""
-    Wx = _real_array(func, 'Wx', Wx, 2)
-    Wh = _real_array(func, 'Wh', Wh, 2)
-    b = _real_array(func, 'b', b, 1)
-    _expect(func, Wx.shape == (D, H), f'Wx must have shape (D, H) = ({D}, {H}), got {Wx.shape}')
-    _expect(func, Wh.shape == (H, H), f'Wh must have shape (H, H) = ({H}, {H}), got {Wh.shape}')
-    _expect(func, b.shape == (H,), f'b must have shape (H,) = ({H},), got {b.shape}')
-    return Wx, Wh, b
-
-
-# ----------------------------------------------------------------------------------------------
-# Vanilla RNN
-# ----------------------------------------------------------------------------------------------
-
+# ---------------------------------------- Vanilla RNN
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
     """One time step of a vanilla tanh RNN: next_h = tanh(x Wx + prev_h Wh + b).
 
@@ -82,11 +47,12 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     - cache: values needed by rnn_step_backward.
     """
     func = 'rnn_step_forward'
-    x = _real_array(func, 'x', x, 2)
-    prev_h = _real_array(func, 'prev_h', prev_h, 2)
-    N, D = x.shape
-    _expect(func, prev_h.shape[0] == N, f'x has N={N} rows but prev_h has shape {prev_h.shape}; expected ({N}, H)')
-    Wx, Wh, b = _check_rnn_weights(func, D, prev_h.shape[1], Wx, Wh, b)
+    x, prev_h = _array(func, 'x', x, 'ND'), _array(func, 'prev_h', prev_h, 'NH')
+    Wx, Wh, b = _array(func, 'Wx', Wx, 'DH'), _array(func, 'Wh', Wh, 'HH'), _array(func, 'b', b, 'H')
+    (N, D), H = x.shape, prev_h.shape[1]
+    if prev_h.shape[0] != N or Wx.shape != (D, H) or Wh.shape != (H, H) or b.shape != (H,):
+        raise ValueError(f'{func}: expected x (N, D), prev_h (N, H), Wx (D, H), Wh (H, H), b (H,), got x {x.shape}, '
+                         f'prev_h {prev_h.shape}, Wx {Wx.shape}, Wh {Wh.shape}, b {b.shape}')
 
     a = x @ Wx + prev_h @ Wh + b          # pre-activation; kept instead of next_h, which the caller owns
     return np.tanh(a), (x, prev_h, Wx, Wh, a)
@@ -103,9 +69,8 @@ def rnn_step_backward(dnext_h, cache):
     - dx: (N, D); dprev_h: (N, H); dWx: (D, H); dWh: (H, H); db: (H,).
     """
     x, prev_h, Wx, Wh, a = cache
-    dnext_h = _real_array('rnn_step_backward', 'dnext_h', dnext_h, 2)
-    _expect('rnn_step_backward', dnext_h.shape == a.shape,
-            f'dnext_h must have the shape of next_h {a.shape}, got {dnext_h.shape}')
+    if np.shape(dnext_h) != a.shape:
+        raise ValueError(f'rnn_step_backward: dnext_h must have the shape of next_h {a.shape}, got {np.shape(dnext_h)}')
 
     da = dnext_h * (1 - np.tanh(a) ** 2)   # tanh'(a) = 1 - tanh(a)^2
     return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
@@ -127,14 +92,12 @@ def rnn_forward(x, h0, Wx, Wh, b):
     - cache: values needed by rnn_backward.
     """
     func = 'rnn_forward'
-    x = _real_array(func, 'x', x, 3)
-    h0 = _real_array(func, 'h0', h0, 2)
-    T, N, D = x.shape
-    _expect(func, T > 0 and N > 0, f'x (T, N, D) must hold at least one step of one sequence, got {x.shape}')
-    _expect(func, h0.shape[0] == N, f'x has shape (T, N, D) = {x.shape} but h0 has shape {h0.shape}; '
-                                    f'expected ({N}, H)')
-    H = h0.shape[1]
-    Wx, Wh, b = _check_rnn_weights(func, D, H, Wx, Wh, b)
+    x, h0 = _array(func, 'x', x, 'TND'), _array(func, 'h0', h0, 'NH')
+    Wx, Wh, b = _array(func, 'Wx', Wx, 'DH'), _array(func, 'Wh', Wh, 'HH'), _array(func, 'b', b, 'H')
+    (T, N, D), H = x.shape, h0.shape[1]
+    if 0 in (T, N) or h0.shape[0] != N or Wx.shape != (D, H) or Wh.shape != (H, H) or b.shape != (H,):
+        raise ValueError(f'{func}: expected x (T, N, D) with T, N >= 1, h0 (N, H), Wx (D, H), Wh (H, H), b (H,), '
+                         f'got x {x.shape}, h0 {h0.shape}, Wx {Wx.shape}, Wh {Wh.shape}, b {b.shape}')
 
     dtype = np.result_type(x, h0, Wx, Wh, b, np.float16)
     Wh = Wh.astype(dtype, copy=False)
@@ -160,8 +123,9 @@ def rnn_backward(dh, cache):
     - dx: (T, N, D); dh0: (N, H); dWx: (D, H); dWh: (H, H); db: (H,).
     """
     x, h0, Wx, Wh, h = cache
-    dh = _real_array('rnn_backward', 'dh', dh, 3)
-    _expect('rnn_backward', dh.shape == h.shape, f'dh must have the shape of h {h.shape}, got {dh.shape}')
+    dh = np.asarray(dh)
+    if dh.shape != h.shape:
+        raise ValueError(f'rnn_backward: dh must have the shape of h {h.shape}, got {dh.shape}')
     T, N, H = h.shape
     D = x.shape[2]
 
@@ -182,10 +146,7 @@ def rnn_backward(dh, cache):
     return dx, dnext_h, dWx, dWh, da_rows.sum(axis=0)
 
 
-# ----------------------------------------------------------------------------------------------
-# Word embedding
-# ----------------------------------------------------------------------------------------------
-
+# ---------------------------------------- Word embedding
 def word_embedding_forward(x, W):
     """Look up the vector of every word id.
 
@@ -198,8 +159,9 @@ def word_embedding_forward(x, W):
     - cache: values needed by word_embedding_backward.
     """
     func = 'word_embedding_forward'
-    W = _real_array(func, 'W', W, 2)
-    x = _word_ids(func, 'x', x, 2, W.shape[0])
+    W, x = _array(func, 'W', W, 'VD'), _array(func, 'x', x, 'NT', ids=True)
+    if x.size and (x.min() < 0 or x.max() >= len(W)):   # a negative id would silently index from the end
+        raise ValueError(f'{func}: x holds ids in [{x.min()}, {x.max()}], outside the vocabulary [0, {len(W)})')
     return W[x], (x, W.shape, W.dtype)
 
 
@@ -214,18 +176,16 @@ def word_embedding_backward(dout, cache):
     - dW: shape (V, D); a word used several times accumulates all its gradients.
     """
     x, W_shape, W_dtype = cache
-    dout = _real_array('word_embedding_backward', 'dout', dout, 3)
-    _expect('word_embedding_backward', dout.shape == x.shape + (W_shape[1],),
-            f'dout must have shape (N, T, D) = {x.shape + (W_shape[1],)}, got {dout.shape}')
+    dout = np.asarray(dout)
+    if dout.shape != x.shape + (W_shape[1],):
+        raise ValueError(f'word_embedding_backward: dout must have shape (N, T, D) = {x.shape + (W_shape[1],)}, '
+                         f'got {dout.shape}')
     dW = np.zeros(W_shape, dtype=np.result_type(W_dtype, dout))
     np.add.at(dW, x.reshape(-1), dout.reshape(-1, W_shape[1]))
     return dW
 
 
-# ----------------------------------------------------------------------------------------------
-# Temporal fully-connected layer
-# ----------------------------------------------------------------------------------------------
-
+# ---------------------------------------- Temporal fully-connected layer
 def temporal_fc_forward(x, w, b):
     """Apply one fully-connected layer at every time step: out[n, t] = x[n, t] w + b.
 
@@ -240,13 +200,11 @@ def temporal_fc_forward(x, w, b):
       that changing the returned array never changes the cache.
     """
     func = 'temporal_fc_forward'
-    x = _real_array(func, 'x', x, 3)
-    w = _real_array(func, 'w', w, 2)
-    b = _real_array(func, 'b', b, 1)
+    x, w, b = _array(func, 'x', x, 'NTD'), _array(func, 'w', w, 'DM'), _array(func, 'b', b, 'M')
     N, T, D = x.shape
-    _expect(func, N > 0 and T > 0, f'x (N, T, D) must hold at least one step of one sequence, got {x.shape}')
-    _expect(func, w.shape[0] == D, f'x has D={D} features but w has shape {w.shape}; expected ({D}, M)')
-    _expect(func, b.shape == (w.shape[1],), f'b must have shape (M,) = ({w.shape[1]},), got {b.shape}')
+    if 0 in (N, T) or w.shape[0] != D or b.shape != (w.shape[1],):
+        raise ValueError(f'{func}: expected x (N, T, D) with N, T >= 1, w (D, M) and b (M,), got x {x.shape}, '
+                         f'w {w.shape} and b {b.shape}')
 
     out = (x.reshape(N * T, D) @ w + b).reshape(N, T, -1)
     return out, (x, w, b, out.copy())
@@ -265,20 +223,16 @@ def temporal_fc_backward(dout, cache):
     x, w, _, _ = cache
     N, T, D = x.shape
     M = w.shape[1]
-    dout = _real_array('temporal_fc_backward', 'dout', dout, 3)
-    _expect('temporal_fc_backward', dout.shape == (N, T, M),
-            f'dout must have shape (N, T, M) = {(N, T, M)}, got {dout.shape}')
+    if np.shape(dout) != (N, T, M):
+        raise ValueError(f'temporal_fc_backward: dout must have shape (N, T, M) = {(N, T, M)}, got {np.shape(dout)}')
 
-    dout_rows = dout.reshape(N * T, M)
+    dout_rows = np.reshape(dout, (N * T, M))
     dx = (dout_rows @ w.T).reshape(N, T, D)
     dw = x.reshape(N * T, D).T @ dout_rows
     return dx, dw, dout_rows.sum(axis=0)
 
 
-# ----------------------------------------------------------------------------------------------
-# Temporal softmax loss
-# ----------------------------------------------------------------------------------------------
-
+# ---------------------------------------- Temporal softmax loss
 def temporal_softmax_loss(x, y, mask):
     """Masked softmax cross-entropy summed over time steps and averaged over the minibatch.
 
@@ -295,17 +249,17 @@ def temporal_softmax_loss(x, y, mask):
     are fine (the log of a probability that underflowed to 0 never appears).
     """
     func = 'temporal_softmax_loss'
-    x = _real_array(func, 'x', x, 3)
+    x, y, mask = _array(func, 'x', x, 'NTV'), _array(func, 'y', y, 'NT', ids=True), np.asarray(mask)
     N, T, V = x.shape
-    _expect(func, N > 0 and V > 0, f'x (N, T, V) must hold at least one sequence and one word, got {x.shape}')
-    _expect(func, np.all(np.isfinite(x)), 'x holds NaN or infinite scores (diverged training? lower the '
-                                          'learning rate)')
-    y = _word_ids(func, 'y', y, 2, V)
-    mask = np.asarray(mask)
-    _expect(func, y.shape == (N, T), f'y must have shape (N, T) = {(N, T)}, got {y.shape}')
-    _expect(func, mask.shape == (N, T), f'mask must have shape (N, T) = {(N, T)}, got {mask.shape}')
-    _expect(func, mask.dtype == bool or np.all((mask == 0) | (mask == 1)),
-            f'mask must hold booleans or 0/1 values, got dtype {mask.dtype} with other values (NaN?)')
+    if 0 in (N, V) or y.shape != (N, T) or mask.shape != (N, T):
+        raise ValueError(f'{func}: expected x (N, T, V) with at least one sequence and one word, y (N, T) and '
+                         f'mask (N, T), got x {x.shape}, y {y.shape} and mask {mask.shape}')
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f'{func}: x holds NaN or infinite scores (diverged training? lower the learning rate)')
+    if y.min(initial=0) < 0 or y.max(initial=0) >= V:   # a negative id would silently pick a score from the end
+        raise ValueError(f'{func}: y holds ids in [{y.min()}, {y.max()}], outside the vocabulary [0, {V})')
+    if mask.dtype != bool and not np.all((mask == 0) | (mask == 1)):
+        raise ValueError(f'{func}: mask must hold booleans or 0/1 values, got dtype {mask.dtype} with other values')
 
     scores = x.reshape(N * T, V)
     targets = y.reshape(-1)
@@ -316,7 +270,6 @@ def temporal_softmax_loss(x, y, mask):
     normalizers = exp_shifted.sum(axis=1)
     log_probs_target = shifted[rows, targets] - np.log(normalizers)
     loss = -np.sum(log_probs_target[weights]) / N
-
     dx = exp_shifted / normalizers[:, None]      # softmax probabilities
     dx[rows, targets] -= 1
     dx *= weights[:, None] / N

@@ -8,8 +8,8 @@ The dual (homework Eq. 1) in cvxopt's form  min 1/2 v'Pv + q'v  s.t.  Gv <= h, A
 Course API, in the assignment's order: kernel_dot, kernel_matrix, get_qp_params, fit_bias, decision_function
 and the provided classifier CVXOPTSVC. Its fit solves the QP as the course's code does (alpha, b and the
 predictions are the course's) up to TEXTBOOK_MAX_N points, and above that with the structured KKT solver of
-svm_qp.py when that file is importable. Only NumPy and cvxopt are required (scikit-learn's base classes are
-used when installed).
+hw4/svm_qp.py when the hw4 package is importable. Only NumPy and cvxopt are required (scikit-learn's base
+classes are used when installed).
 """
 import numbers
 import time
@@ -102,20 +102,18 @@ def _check_kernel_params(kernel_params):
     if not hasattr(kernel_params, "items"):
         raise TypeError(f"kernel_params must be a dict, got {type(kernel_params).__name__}")
     unknown = sorted(str(key) for key in kernel_params if key not in KERNEL_DEFAULTS)
-    if unknown:
+    if unknown:   # a misspelled key would silently keep its default
         raise ValueError(f"unknown kernel_params key(s) {unknown}: valid keys are {list(KERNEL_DEFAULTS)}")
-    params = {**KERNEL_DEFAULTS, **kernel_params}
-    if params["kernel"] not in KERNELS:
-        raise ValueError(f"unknown kernel {params['kernel']!r}: expected one of {KERNELS}")
+    kp = {**KERNEL_DEFAULTS, **kernel_params}
+    if kp["kernel"] not in KERNELS:
+        raise ValueError(f"unknown kernel {kp['kernel']!r}: expected one of {KERNELS}")
     for name in ("degree", "gamma", "coef0"):
-        value = params[name]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-            raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    if params["degree"] < 0 or params["degree"] != int(params["degree"]):
-        raise ValueError(f"degree must be a non-negative integer, got {params['degree']!r}")
-    if params["gamma"] < 0:
-        raise ValueError(f"gamma must be non-negative, got {params['gamma']!r}")
-    return dict(params, degree=int(params["degree"]), gamma=float(params["gamma"]), coef0=float(params["coef0"]))
+        if isinstance(kp[name], bool) or not isinstance(kp[name], numbers.Real) or not np.isfinite(kp[name]):
+            raise ValueError(f"{name} must be a finite real number, got {kp[name]!r}")
+    if kp["degree"] < 0 or kp["degree"] != int(kp["degree"]) or kp["gamma"] < 0:
+        raise ValueError(f"degree must be a non-negative integer and gamma non-negative, got degree "
+                         f"{kp['degree']!r} and gamma {kp['gamma']!r}")
+    return dict(kp, degree=int(kp["degree"]), gamma=float(kp["gamma"]), coef0=float(kp["coef0"]))
 
 
 def _kernel_from_dots(dots, kp):
@@ -152,10 +150,8 @@ def get_qp_params(X, y, C, kernel_params):
     Returns float64 arrays (P, q, G, h, A, b): P (n, n) = (y y') * K; q (n,) = -1; G (2n, n) = [-I; I];
     h (2n,) = [0; C]; A (1, n) = y'; b (1,) = 0.
     """
-    X, y = _as_float_array(X, "X", 2), _as_float_array(y, "y", 1)
-    _check_same_length(X, y, "X", "y")
-    if isinstance(C, bool) or not isinstance(C, numbers.Real):
-        raise TypeError(f"C must be a real number, got {type(C).__name__}")
+    X = _as_float_array(X, "X", 2)
+    y = _as_float_array(y, "y", 1, rows_of=("X", X))
     n = X.shape[0]
     P = np.outer(y, y) * kernel_matrix(X, X, kernel_params)
     q = -np.ones(n)
@@ -174,7 +170,9 @@ def fit_bias(X, y, alpha, kernel_params):
 
     Returns: NumPy float64 scalar. Raises ValueError if S is empty (the mean would be NaN).
     """
-    X, y, alpha = _check_training_arrays(X, y, alpha)
+    X = _as_float_array(X, "X", 2)
+    y = _as_float_array(y, "y", 1, rows_of=("X", X))
+    alpha = _as_float_array(alpha, "alpha", 1, rows_of=("X", X))
     support = np.flatnonzero(alpha > SUPPORT_THRESHOLD)
     if support.size == 0:
         raise ValueError(f"fit_bias: no support vectors (every alpha <= {SUPPORT_THRESHOLD}); "
@@ -189,8 +187,9 @@ def decision_function(X, X_train, y_train, b, alpha, kernel_params):
     Inputs: X (n, d) points to score; X_train (n_train, d); y_train, alpha (n_train,); b, the bias (scalar);
     kernel_params as in kernel_dot. Returns: float64 array of shape (n,).
     """
-    X_train, y_train, alpha = _check_training_arrays(X_train, y_train, alpha, "X_train", "y_train")
-    X = _as_float_array(X, "X", 2)
+    X, X_train = _as_float_array(X, "X", 2), _as_float_array(X_train, "X_train", 2)
+    y_train = _as_float_array(y_train, "y_train", 1, rows_of=("X_train", X_train))
+    alpha = _as_float_array(alpha, "alpha", 1, rows_of=("X_train", X_train))
     if X.shape[1] != X_train.shape[1]:
         raise ValueError(f"X has {X.shape[1]} features but X_train has {X_train.shape[1]} "
                          f"(shapes {X.shape} and {X_train.shape})")
@@ -213,7 +212,7 @@ class CVXOPTSVC(ClassifierMixin, BaseEstimator):
     - gamma: float >= 0, kernel coefficient of 'rbf', 'poly', 'sigmoid' (default 1.0).
     - coef0: float, independent term of 'poly' and 'sigmoid' (default 0.0).
     - solver: 'auto' (default: the course's textbook solve up to TEXTBOOK_MAX_N training points, above that
-      the structured solver of svm_qp.py when importable), 'textbook' or 'structured'.
+      the structured solver of hw4/svm_qp.py when importable), 'textbook' or 'structured'.
 
     Attributes after fit: alpha (n,) dual solution; b, the course's bias; support_ (n_SV,) int indices with
     alpha > 1e-4; support_vectors_ (n_SV, d); classes_ (2,) labels seen in fit (classes_[0] -> -1,
@@ -252,7 +251,7 @@ class CVXOPTSVC(ClassifierMixin, BaseEstimator):
         X = _as_float_array(X, "X", 2)
         classes, y_pm = _encode_labels(y, X)
         if self.solver not in SOLVERS or (self.solver == "structured" and _svm_qp is None):
-            raise ValueError(f"solver must be one of {SOLVERS} ('structured' needs svm_qp.py beside svm.py), "
+            raise ValueError(f"solver must be one of {SOLVERS} ('structured' needs the hw4 package's svm_qp), "
                              f"got {self.solver!r}")
         path = self.solver
         if path == "auto":
@@ -316,49 +315,37 @@ def _solve_textbook(qp_params):
 
 
 # ---------------------------------------- Input checks
-def _as_float_array(value, name, ndim):
-    """Return ``value`` as a finite float64 array with ``ndim`` dimensions (a new array if converted)."""
+def _as_float_array(value, name, ndim, rows_of=None):
+    """``value`` as a finite float64 array with ``ndim`` dimensions (a new array if converted); with
+    rows_of=(other_name, other), also as many rows as ``other`` (TypeError/ValueError naming both)."""
     array = np.asarray(value)
-    if np.iscomplexobj(array):
-        raise TypeError(f"{name} must be real, got complex dtype {array.dtype}")
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    if array.dtype.kind not in "biuf":   # complex would lose its imaginary part in the cast below
+        raise TypeError(f"{name} must be real and numeric, got dtype {array.dtype}")
     array = array.astype(np.float64, copy=False)
     if array.ndim != ndim:
         expected = "(n_samples, n_features)" if ndim == 2 else "(n_samples,)"
         raise ValueError(f"{name} must be {ndim}-D with shape {expected}, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or inf ({np.size(array) - np.isfinite(array).sum()} entries)")
+    if rows_of is not None and len(array) != len(rows_of[1]):
+        raise ValueError(f"{rows_of[0]} has {len(rows_of[1])} rows but {name} has {len(array)} entries "
+                         f"(shapes {rows_of[1].shape} and {array.shape})")
     return array
-
-
-def _check_same_length(X, v, x_name, v_name):
-    if X.shape[0] != v.shape[0]:
-        raise ValueError(f"{x_name} has {X.shape[0]} rows but {v_name} has {v.shape[0]} entries "
-                         f"(shapes {X.shape} and {v.shape})")
-
-
-def _check_training_arrays(X, y, alpha, x_name="X", y_name="y"):
-    X, y, alpha = _as_float_array(X, x_name, 2), _as_float_array(y, y_name, 1), _as_float_array(alpha, "alpha", 1)
-    _check_same_length(X, y, x_name, y_name)
-    _check_same_length(X, alpha, x_name, "alpha")
-    return X, y, alpha
 
 
 def _encode_labels(y, X):
     """(classes (2,), y_pm (n,) in {-1.0, +1.0}) for two-class labels y (n,) of any dtype but complex; X (n, d)."""
     y = np.asarray(y)
-    if np.iscomplexobj(y):
+    if y.dtype.kind == "c":
         raise TypeError(f"y must hold real or string class labels, got complex dtype {y.dtype}")
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D with shape (n_samples,), got shape {y.shape}")
-    _check_same_length(X, y, "X", "y")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError("y contains NaN or inf")
     classes, y_index = np.unique(y, return_inverse=True)
     if classes.size != 2:
         raise ValueError(f"CVXOPTSVC needs exactly two classes in y, got {classes.size}: {classes[:10]}")
-    return classes, np.where(y_index.reshape(-1) == 1, 1.0, -1.0)
+    return classes, _as_float_array(np.where(y_index == 1, 1.0, -1.0), "y", 1, rows_of=("X", X))
 
 
 def _check_gram_scale(K, kernel):

@@ -3,9 +3,10 @@ solution against scikit-learn's SVC (libsvm); CVXOPTSVC against the course's pro
 matrices built here) and the course's accuracy table; scikit-learn compatibility; bad input; no mutation.
 
 Tests marked `course` hold for any correct implementation of the course's API (run them on another one with
-`HW4_IMPL_DIR=DIR pytest -m course tests/test_svm*.py`): they use only the course's names and signatures.
-The unmarked ones check this package's extras (messages, solver paths, solver_info_, warnings).
-The structured solver of svm_qp.py is tested in tests/test_svm_qp.py."""
+`HW4_IMPL_DIR=DIR pytest -m course tests/test_svm*.py`): they use only the course's names and signatures, with
+the full kernel_params dicts the course's CVXOPTSVC passes and labels -1/+1. The unmarked ones check this
+package's extras (defaults for missing keys, real-valued labels, messages, solver paths, solver_info_, warnings).
+The structured solver of hw4/svm_qp.py is tested in tests/test_svm_qp.py."""
 import subprocess
 import sys
 import warnings
@@ -135,7 +136,7 @@ def course_datasets():
 def test_kernel_matrix_matches_sklearn_and_direct_formula(kp):
     rng = rng_for("gram", kp["kernel"], kp.get("degree"))
     X1, X2 = rng.standard_normal((7, 4)), rng.standard_normal((5, 4))
-    K = svm.kernel_matrix(X1, X2, kp)
+    K = svm.kernel_matrix(X1, X2, full_params(kp))           # the course passes all four keys
     assert K.shape == (7, 5) and K.dtype == np.float64
     np.testing.assert_allclose(K, sklearn_gram(X1, X2, kp), rtol=1e-12, atol=1e-12)
     direct = np.array([[direct_kernel(a, b, kp) for b in X2] for a in X1])
@@ -147,7 +148,7 @@ def test_kernel_matrix_matches_sklearn_and_direct_formula(kp):
 def test_kernel_dot_is_the_diagonal_pairing(kp):
     rng = rng_for("dot", kp["kernel"], kp.get("degree"))
     X1, X2 = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
-    k = svm.kernel_dot(X1, X2, kp)
+    k = svm.kernel_dot(X1, X2, full_params(kp))
     assert k.shape == (6,) and k.dtype == np.float64
     np.testing.assert_allclose(k, [direct_kernel(a, b, kp) for a, b in zip(X1, X2)], rtol=1e-12, atol=1e-12)
 
@@ -220,7 +221,7 @@ def test_get_qp_params_shapes_dtypes_values(kp, labels):
     n, d, C = 7, 3, 0.7
     X = rng.standard_normal((n, d))
     y = labels_for(labels, rng, n)
-    P, q, G, h, A, b = svm.get_qp_params(X, y, C, kp)
+    P, q, G, h, A, b = svm.get_qp_params(X, y, C, full_params(kp))
     expected_shapes = [(n, n), (n,), (2 * n, n), (2 * n,), (1, n), (1,)]
     for array, shape in zip((P, q, G, h, A, b), expected_shapes):
         assert isinstance(array, np.ndarray) and array.shape == shape and array.dtype == np.float64
@@ -240,7 +241,7 @@ def test_get_qp_params_with_int_labels_solves_in_cvxopt():
     """The course's fit passes int64 labels (y * 2 - 1): every output must still be float64 for cvxopt."""
     X = np.array([[0, 0], [1, 1], [2, 0], [3, 1], [0, 3]], dtype=np.float64)
     y = np.array([-1, -1, 1, 1, -1], dtype=np.int64)
-    out = svm.get_qp_params(X, y, 1.0, {"kernel": "linear"})
+    out = svm.get_qp_params(X, y, 1.0, full_params({"kernel": "linear"}))
     assert all(a.dtype == np.float64 for a in out)
     P, q, G, h, A, b = (matrix(a if a.ndim == 2 else a.reshape(-1, 1)) for a in out)
     sol = solvers.qp(P, q, G, h, A, b, options={"show_progress": False})
@@ -262,7 +263,8 @@ def test_fit_bias_and_decision_function_follow_the_course_formulas(labels):
     rng = rng_for("bias", labels)
     n, d = 9, 2
     X, X_new = rng.standard_normal((n, d)), rng.standard_normal((4, d))
-    for kp in ({"kernel": "rbf", "gamma": 0.4}, {"kernel": "poly", "degree": 2, "gamma": 0.7, "coef0": 1.5}):
+    kps = ({"kernel": "rbf", "gamma": 0.4}, {"kernel": "poly", "degree": 2, "gamma": 0.7, "coef0": 1.5})
+    for kp in map(full_params, kps):                           # the course passes all four keys
         y = labels_for(labels, rng, n)
         alpha = rng.uniform(0, 2.0, n)
         alpha[[1, 4]] = [0.0, 5e-5]                 # below the support threshold 1e-4
@@ -294,7 +296,7 @@ def test_functional_api_bad_inputs():
         svm.get_qp_params(X, y[:, None], 1.0, kp)
     with pytest.raises(ValueError, match="X contains NaN or inf"):
         svm.get_qp_params(np.where(np.eye(4, 2) > 0, np.nan, 1.0), y, 1.0, kp)
-    with pytest.raises(TypeError, match="X must be a numeric array"):
+    with pytest.raises(TypeError, match="X must be real and numeric"):
         svm.get_qp_params(np.array([["a", "b"]] * 4), y, 1.0, kp)
     with pytest.raises(ValueError, match="alpha"):
         svm.fit_bias(X, y, np.ones(3), kp)
@@ -593,7 +595,8 @@ def test_no_scipy_no_sklearn_runs_the_textbook_path_and_structured_uses_cvxopts_
 
 
 def test_svm_py_alone_beside_nothing_but_numpy_and_cvxopt(tmp_path):
-    """The submitted svm.py travels without svm_qp.py: 'auto' is the textbook path, 'structured' a clear error."""
+    """The submitted svm.py travels without the hw4 package: 'auto' is the textbook path, 'structured' a clear
+    error."""
     (tmp_path / "svm.py").write_text((ROOT / "svm.py").read_text())
     out = run_python(BLOCK_OPTIONAL + (
         "import os\n"
@@ -604,7 +607,8 @@ def test_svm_py_alone_beside_nothing_but_numpy_and_cvxopt(tmp_path):
         "    svm.CVXOPTSVC(solver='structured').fit(X, y)\n"
         "except ValueError as e:\n"
         "    print('refused:', e)\n"), cwd=tmp_path)
-    assert "refused: solver must be one of ('auto', 'textbook', 'structured') ('structured' needs svm_qp.py" in out
+    assert ("refused: solver must be one of ('auto', 'textbook', 'structured') ('structured' needs the hw4 "
+            "package") in out
 
 
 # ----------------------------------------------------------------------------------------------
