@@ -6,8 +6,8 @@ autograded code, from the executed notebooks.
     python -m hw4.writeup --name "Ada Lovelace" --uniqname adal --collaborators "none"
 
 Numbers, logs and figures are read from the notebooks' saved outputs (SUMMARY lines, printed logs, inline figures)
-and from the figure files they saved ("saved figure NAME" lines); nothing is typed in here except the derivations
-(Q4(a) and the short summary of the convolution gradient). Each answer says which notebook it comes from, when
+and from the figure files they saved ("saved figure NAME" lines). Only the derivations are typed in: Q4(a) and a
+summary of the convolution gradient, in hw4/writeup_text.md. Each answer says which notebook it comes from, when
 that ran and on which data (real data or an offline stand-in, as the notebook reported it).
 
 The PDF (hw4/pdf.py: pandoc, then Typst) opens with a cover: name, uniqname and collaborators (saved in
@@ -31,6 +31,7 @@ from hw4 import lines, notebooks, pdf, submit
 from hw4.files import display_path, without_machine_paths, write_bytes_atomic, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXED_TEXT = Path(__file__).with_name("writeup_text.md")
 TITLE = "EECS 545 (Winter 2023) Homework 4"
 EPOCH = re.compile(r"^Epoch (\d+)/(\d+)\s*$")
 PHASE = re.compile(r"^(train|val) Loss: ([-+\d.eE]+|nan|inf) Acc: ([-+\d.eE]+|nan)\s*$")
@@ -185,6 +186,12 @@ def accuracy_tables(nb):
             if sum(k in text.lower() for k in KERNELS) >= 3 and "acc" in lowered:
                 found.append((cell.source, kind, text.strip()))
     return found
+
+
+def fixed_text(section):
+    """The section ``section`` of hw4/writeup_text.md: the derivations and notes typed once, in LaTeX."""
+    parts = re.split(r"^<!-- section: (.+?) -->\n", FIXED_TEXT.read_text(encoding="utf-8"), flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))[section].strip()
 
 
 def code_block(text, language=""):
@@ -356,23 +363,7 @@ class Writeup:
     def q4(self):
         nb = self.notebooks["svm.ipynb"]
         self.heading("Q4(a)")
-        self.add(
-            "The dual maximizes $\\sum_n \\alpha^{(n)} - \\frac12 \\sum_{n,m} \\alpha^{(n)} \\alpha^{(m)} y^{(n)} "
-            "y^{(m)} k(x^{(n)}, x^{(m)})$. By hint 1, maximizing it is minimizing its negative, "
-            "$\\frac12 \\alpha^\\top P \\alpha - \\mathbf{1}^\\top \\alpha$, with the $N \\times N$ matrix",
-            "$$P_{nm} = y^{(n)} y^{(m)} k(x^{(n)}, x^{(m)}) \\quad (P = yy^\\top \\circ K), \\qquad "
-            "q = -\\mathbf{1}_N .$$",
-            "By hint 2 the box $0 \\le \\alpha^{(n)} \\le C$ is the $2N$ inequalities $-\\alpha^{(n)} \\le 0$ "
-            "and $\\alpha^{(n)} \\le C$, i.e. $G v \\le h$ with",
-            "$$G = \\begin{bmatrix} -I_N \\\\ I_N \\end{bmatrix} \\in \\mathbb{R}^{2N \\times N}, \\qquad "
-            "h = \\begin{bmatrix} \\mathbf{0}_N \\\\ C\\,\\mathbf{1}_N \\end{bmatrix},$$",
-            "and the equality $\\sum_n \\alpha^{(n)} y^{(n)} = 0$ is $A v = b$ with",
-            "$$A = y^\\top = \\begin{bmatrix} y^{(1)} & \\cdots & y^{(N)} \\end{bmatrix} \\in "
-            "\\mathbb{R}^{1 \\times N}, \\qquad b = 0 .$$",
-            "With these, cvxopt's minimizer $v$ is the dual solution $\\alpha$. (For a positive semidefinite "
-            "kernel (linear, polynomial, RBF) $K$ is a Gram matrix and $P = D_y K D_y$ with "
-            "$D_y = \\operatorname{diag}(y)$ is positive semidefinite, so the QP is convex; the sigmoid kernel is "
-            "in general not positive semidefinite, and then the QP is not convex.)")
+        self.add(fixed_text("Q4(a)"))
         self.heading("Q4(c)")
         if not self.source(nb, default="the generated scikit-learn toy datasets (moons, circles, linearly "
                                        "separable, XOR); no download involved"):
@@ -411,21 +402,7 @@ class Writeup:
     def appendix(self, logs, other_svm_figures):
         self.add("## Appendix: the autograded parts and the raw logs {#appendix}",
                  "Not asked for in a written answer; for reference.",
-                 "### Autograded code",
-                 "Q1(a), Q1(b): `cnn_layers.py` (`conv_forward`, `conv_backward`, max pooling) and `cnn.py` "
-                 "(`ConvNet`). Q2(a), Q2(b): `rnn_layers.py` and `rnn.py` (`CaptioningRNN.loss`, `sample`). "
-                 "Q3(a): `transfer_learning.py`. Q4(b): `svm.py`. `python autograder.py` checks them locally and "
-                 "`make submit` packs them with the notebooks.",
-                 "*Convolution gradient (summary of the homework's appendix).* With "
-                 "$Y_{n,f} = \\sum_c X_{n,c} *_{\\text{filt}} K_{f,c}$ and $(a *_{\\text{filt}} b)_{i,j} = "
-                 "\\sum_{p,q} a_{i+p-1,j+q-1} b_{p,q}$, one output entry depends on $a_{k,l}$ through "
-                 "$b_{k-i+1,l-j+1}$ and on $b_{k,l}$ through $a_{i+k-1,j+l-1}$. Summing the chain rule over all "
-                 "output positions $(i, j)$ turns the first into a full convolution with $b$ and the second into a "
-                 "filtering of $a$; summing over the filters $f$ (every $Y_{n,f}$ uses $X_{n,c}$) and over the "
-                 "examples $n$ (every example uses $K_{f,c}$) gives",
-                 "$$\\frac{\\partial L}{\\partial X_{n,c}} = \\sum_{f=1}^{F} K_{f,c} *_{\\text{full}} "
-                 "\\frac{\\partial L}{\\partial Y_{n,f}}, \\qquad \\frac{\\partial L}{\\partial K_{f,c}} = "
-                 "\\sum_{n=1}^{N} X_{n,c} *_{\\text{filt}} \\frac{\\partial L}{\\partial Y_{n,f}}.$$")
+                 fixed_text("autograded"))
         for title, log in logs:
             self.add(f"### Q3(b) log as printed: {title[0].lower()}{title[1:]}", code_block(log, "trainlog"))
         for name in other_svm_figures:

@@ -120,6 +120,7 @@ class Run:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             self.code = writeup.main(["--root", str(root), *args])
         self.root, self.out, self.err = Path(root), out.getvalue(), err.getvalue()
+        self._pages = None
 
     @property
     def markdown(self):
@@ -132,8 +133,10 @@ class Run:
         return PdfReader(self.root / "writeup.pdf")
 
     def pages(self):
-        """The text of each page, as pypdf extracts it (non-breaking spaces made plain)."""
-        return [page.extract_text().replace("\xa0", " ") for page in self.pdf.pages]
+        """The text of each page, as pypdf extracts it (non-breaking spaces made plain); read once."""
+        if self._pages is None:
+            self._pages = [page.extract_text().replace("\xa0", " ") for page in self.pdf.pages]
+        return self._pages
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +149,15 @@ def complete(tmp_path_factory):
 @pytest.fixture
 def fake_root(tmp_path):
     return make_fake_root(tmp_path)
+
+
+def copy_outputs(source, root):
+    """Copy writeup.md, writeup.pdf and writeup_files/ of an earlier run in ``source`` into ``root`` (the files a
+    new run replaces); return {relative path: bytes}."""
+    shutil.copytree(source / "writeup_files", root / "writeup_files")
+    for name in ("writeup.md", "writeup.pdf"):
+        shutil.copy(source / name, root / name)
+    return {name: (root / name).read_bytes() for name in ("writeup.md", "writeup.pdf", "writeup_files/rnn_samples_1.png")}
 
 
 def markdown_of(root):
@@ -326,8 +338,8 @@ def test_a_notebook_older_than_its_module_is_refused(fake_root):
     assert "> **Not for submission:** rnn.ipynb was executed before the last change of rnn.py" in body
 
 
-def test_a_draft_replaces_a_complete_pdf(fake_root):
-    assert Run(fake_root).code == 0
+def test_a_draft_replaces_a_complete_pdf(fake_root, complete):
+    copy_outputs(complete.root, fake_root)
     (fake_root / "cnn.png").unlink()
     run = Run(fake_root)
     assert_draft(run, "cnn.png saved by cnn.ipynb")
@@ -360,10 +372,9 @@ def test_epoch_table_without_epochs_is_none():
 # ----------------------------------------------------------------------------------------------------
 # Writing: atomic, and an unwritable writeup.pdf is reported and kept
 # ----------------------------------------------------------------------------------------------------
-def test_a_read_only_pdf_is_kept(fake_root):
-    assert Run(fake_root).code == 0
+def test_a_read_only_pdf_is_kept(fake_root, complete):
+    before = copy_outputs(complete.root, fake_root)["writeup.pdf"]
     target = fake_root / "writeup.pdf"
-    before = target.read_bytes()
     target.chmod(0o444)
     try:
         run = Run(fake_root, "--name", NAME)
@@ -374,12 +385,11 @@ def test_a_read_only_pdf_is_kept(fake_root):
         target.chmod(0o644)
 
 
-def test_a_pdf_that_cannot_be_replaced_is_kept(fake_root, monkeypatch):
+def test_a_pdf_that_cannot_be_replaced_is_kept(fake_root, complete, monkeypatch):
     """On Windows a PDF open in a viewer cannot be replaced: os.replace raises PermissionError."""
     from test_data_utils import leftovers
 
-    assert Run(fake_root).code == 0
-    before = (fake_root / "writeup.pdf").read_bytes()
+    before = copy_outputs(complete.root, fake_root)["writeup.pdf"]
     real_replace = os.replace
 
     def locked(source, target):
@@ -405,17 +415,16 @@ def test_a_read_only_folder_is_reported(fake_root, monkeypatch):
     assert not (fake_root / "writeup.md").exists() and not (fake_root / "writeup.pdf").exists()
 
 
-@pytest.mark.parametrize("names, kept", [("*rnn_samples_*.png", ["rnn_samples_1.png", "writeup.md", "writeup.pdf"]),
+@pytest.mark.parametrize("names, kept", [("*rnn_samples_*.png", ["writeup_files/rnn_samples_1.png", "writeup.md",
+                                                               "writeup.pdf"]),
                                          ("*writeup*.md", ["writeup.md", "writeup.pdf"]),
                                          ("*writeup*.pdf", ["writeup.pdf"])])
-def test_files_are_written_atomically(fake_root, monkeypatch, names, kept):
+def test_files_are_written_atomically(fake_root, complete, monkeypatch, names, kept):
     """A full disk while writing a file leaves it as it was (and the files after it unwritten), with no
     temporary file around."""
     from test_data_utils import disk_full, leftovers
 
-    assert Run(fake_root).code == 0
-    paths = {name: fake_root / ("writeup_files/" + name if name.endswith(".png") else name) for name in kept}
-    before = {name: path.read_bytes() for name, path in paths.items()}
+    before = copy_outputs(complete.root, fake_root)
     nb = fake_root / "rnn.ipynb"
     nb.write_text(nb.read_text().replace("one three", "one four").replace(
         base64.b64encode(png_bytes(250)).decode(), base64.b64encode(png_bytes(251)).decode()))
@@ -423,8 +432,8 @@ def test_files_are_written_atomically(fake_root, monkeypatch, names, kept):
     run = Run(fake_root)
     monkeypatch.undo()
     assert run.code == 1 and "Traceback" not in run.err and "No space left" in run.err
-    for name, path in paths.items():
-        assert path.read_bytes() == before[name], name
+    for name in kept:
+        assert (fake_root / name).read_bytes() == before[name], name
     assert leftovers(fake_root) == [] and leftovers(fake_root / "writeup_files") == []
 
 
