@@ -269,7 +269,7 @@ class Writeup:
             return
         accuracy = nb.summary("q1", "test accuracy") or nb.summary("test accuracy")
         if accuracy:
-            self.add(f"**Test accuracy: {accuracy}** (as printed by the notebook).")
+            self.add(f"**Test accuracy: {accuracy}**")
         else:
             self.need("the Q1 test accuracy (a 'SUMMARY Q1 test accuracy: ...' line in cnn.ipynb)",
                       "run cnn.ipynb to the end: .venv/bin/python -m hw4.notebooks cnn.ipynb")
