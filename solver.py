@@ -20,6 +20,15 @@ import numpy as np
 import optim
 
 
+class _NoBar:
+    """What Solver uses of a tqdm progress bar, showing nothing but the lines it is asked to write."""
+
+    def __init__(self, **kwargs):
+        self.update = self.set_postfix = self.close = lambda *args, **kwargs: None
+
+    write = staticmethod(print)
+
+
 class Solver(object):
     """Trains a classification model with minibatch gradient descent.
 
@@ -143,7 +152,10 @@ class Solver(object):
             return self._train()
 
     def _train(self):
-        from tqdm.auto import tqdm
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # an environment without tqdm: the per-epoch lines alone report progress
+            tqdm = _NoBar
 
         iterations_per_epoch = max(self._num_train() // self.batch_size, 1)
         num_iterations = self.num_epochs * iterations_per_epoch
