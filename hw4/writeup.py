@@ -28,7 +28,7 @@ from pathlib import Path
 
 from hw4 import cover as cover_fields
 from hw4 import lines, notebooks, pdf, submit
-from hw4.files import display_path, without_machine_paths, write_bytes_atomic, write_text_atomic
+from hw4.files import display_path, error_summary, without_machine_paths, write_bytes_atomic, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXED_TEXT = Path(__file__).with_name("writeup_text.md")
@@ -204,6 +204,7 @@ def figure_width(path, max_height_inches):
     from PIL import Image
 
     with Image.open(path) as image:
+        image.verify()          # a truncated or damaged file fails here, with its name, rather than in Typst
         width, height = image.size
     return f"{min(100, round(100 * max_height_inches * width / height / TEXT_WIDTH_INCHES))}%"
 
@@ -237,7 +238,12 @@ class Writeup:
     def figure(self, path, caption, max_height_inches=4.0):
         """A figure (``path`` inside root) with its caption and file name, sized to fit ``max_height_inches``."""
         relative = Path(path).resolve().relative_to(self.root.resolve()).as_posix()
-        width = figure_width(self.root / relative, max_height_inches)
+        try:
+            width = figure_width(self.root / relative, max_height_inches)
+        except (OSError, SyntaxError, ValueError) as exc:      # what Pillow raises for a damaged image
+            self.need(f"{relative} cannot be read as an image ({error_summary(exc)})",
+                      "run the notebook that saves it again (make run)")
+            return
         self.add(f"![{caption} (`{Path(relative).name}`)]({relative}){{width={width}}}")
 
     def source(self, nb, data_words=("data",), default="not stated by the notebook"):

@@ -345,6 +345,12 @@ def test_a_draft_replaces_a_complete_pdf(fake_root, complete):
     assert_draft(run, "cnn.png saved by cnn.ipynb")
 
 
+def test_a_damaged_figure_is_named_with_its_fix(fake_root):
+    (fake_root / "cnn.png").write_bytes(png_bytes(0)[:120])
+    run = Run(fake_root)
+    assert_draft(run, "cnn.png cannot be read as an image", "make run")
+
+
 def test_a_truncated_notebook_is_named_with_its_fix(fake_root):
     path = fake_root / "rnn.ipynb"
     path.write_bytes(path.read_bytes()[:200])
