@@ -24,18 +24,20 @@ CAPTION_KEYS = ('train_captions', 'train_image_idxs', 'val_captions', 'val_image
 MAX_TRAIN_SEED = 231            # fixed seed of load_coco_data's max_train subsample
 
 
-def _feature_file(split, pca_features):
+def features_file(split, pca_features=True):
+    """Name of the features file of ``split`` ('train' or 'val'): the 512-d PCA ones, or the 4096-d fc7 ones."""
     return f'{split}2014_vgg16_fc7{"_pca" if pca_features else ""}.h5'
 
 
-def _urls_file(split):
+def urls_file(split):
+    """Name of the image URL file of ``split``."""
     return f'{split}2014_urls.txt'
 
 
 def required_files(pca_features=True):
     """Names of the files load_coco_data reads from a dataset folder."""
-    return (CAPTIONS_FILE, VOCAB_FILE, _feature_file('train', pca_features), _feature_file('val', pca_features),
-            _urls_file('train'), _urls_file('val'))
+    return (CAPTIONS_FILE, VOCAB_FILE, features_file('train', pca_features), features_file('val', pca_features),
+            urls_file('train'), urls_file('val'))
 
 
 def _how_to_get(base_dir):
@@ -115,11 +117,11 @@ def load_coco_data(base_dir=BASE_DIR, max_train=None, pca_features=True):
         raise FileNotFoundError(f'Dataset folder {base_dir} does not exist. {_how_to_get(base_dir)}')
     data = _read_h5(base_dir / CAPTIONS_FILE, CAPTION_KEYS)
     for split in ('train', 'val'):
-        data[f'{split}_features'] = _read_h5(base_dir / _feature_file(split, pca_features), ('features',))['features']
+        data[f'{split}_features'] = _read_h5(base_dir / features_file(split, pca_features), ('features',))['features']
     vocab = _read_vocab(base_dir / VOCAB_FILE)
     data['idx_to_word'], data['word_to_idx'] = vocab['idx_to_word'], vocab['word_to_idx']
     for split in ('train', 'val'):
-        data[f'{split}_urls'] = _read_urls(base_dir / _urls_file(split))
+        data[f'{split}_urls'] = _read_urls(base_dir / urls_file(split))
 
     _check_consistency(data, base_dir)
 

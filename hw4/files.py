@@ -75,7 +75,7 @@ def unreadable_error(path, exc, fix):
 
 
 # Errors that mean "this folder cannot be written to", whatever the file.
-_WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 
 def cannot_write_error(path, what, exc):
@@ -97,7 +97,7 @@ def writing_data(path, what):
     try:
         yield
     except OSError as exc:
-        if exc.errno in _WRITE_ERRNOS:
+        if exc.errno in WRITE_ERRNOS:
             raise cannot_write_error(path, what, exc) from exc
         raise
 

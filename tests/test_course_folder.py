@@ -36,7 +36,8 @@ def write_hymenoptera(folder, per_class=4, seed=0):
         for name in ("ants", "bees"):
             (folder / split / name).mkdir(parents=True)
             for i in range(per_class):
-                Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(folder / split / name / f"{i}.jpg")
+                pixels = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / split / name / f"{i}.jpg")
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +73,11 @@ def course_env(course_folder, monkeypatch):
 
 
 def test_the_package_is_not_importable_there(course_folder, course_env):
-    probe = "import importlib.util; print(importlib.util.find_spec('hw4') is None, importlib.util.find_spec('cnn') is not None)"
+    probe = ("import importlib.util as u; print(u.find_spec('hw4') is None, u.find_spec('cnn') is not None, "
+             "u.find_spec('coco_utils') is not None)")
     result = subprocess.run([sys.executable, "-c", probe], cwd=course_folder, env=course_env, capture_output=True,
                             text=True, timeout=60)
-    assert result.stdout.split() == ["True", "True"], result.stderr
+    assert result.stdout.split() == ["True", "True", "True"], result.stderr
 
 
 def stdout(nb):
@@ -88,7 +90,8 @@ def stdout(nb):
                                            ("transfer_learning.ipynb", [])])
 def test_notebook_reruns_in_the_course_folder(course_folder, course_env, name, figures):
     nb = nbformat.read(course_folder / name, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(course_folder)}})
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(course_folder)}})
     client.execute()                      # raises CellExecutionError, naming the cell, when one fails
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors

@@ -97,7 +97,8 @@ def test_invalid_notebook_is_caught(fake_root):
 def test_fingerprint_is_the_files_sha256_prefix(fake_root):
     import hashlib
 
-    assert submit.fingerprint(fake_root / "cnn.py") == hashlib.sha256((fake_root / "cnn.py").read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256((fake_root / "cnn.py").read_bytes()).hexdigest()
+    assert submit.fingerprint(fake_root / "cnn.py") == digest[:16]
 
 
 def test_notes_name_repository_only_imports(fake_root):

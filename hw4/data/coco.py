@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import coco_utils
-from coco_utils import CAPTIONS_FILE, VOCAB_FILE, _feature_file, _urls_file, required_files
+from coco_utils import CAPTIONS_FILE, VOCAB_FILE, features_file, urls_file, required_files
 from hw4.data import DATA_DIR, data_step, registry
 from hw4.data import mnist as mnist_data
 from hw4.files import (MAKE_DATA, DataUnavailableError, announce, atomic_dir, display_path, misplaced_error,
@@ -82,8 +82,8 @@ def prepare_coco_data(base_dir=COCO_DIR, standin_dir=MNIST_COCO_DIR):
     kind, reason = problem
     if kind == 'missing':
         try:
-            zip_path = registry.fetch('coco_captioning.zip', base_dir.parent / 'coco_captioning.zip',
-                                      description='CS231n COCO captioning data (coco_captioning.zip, ~1 GB)', timeout=30)
+            zip_path = registry.fetch('coco_captioning.zip', base_dir.parent / 'coco_captioning.zip', timeout=30,
+                                      description='CS231n COCO captioning data (coco_captioning.zip, ~1 GB)')
             _unzip_dataset(zip_path, base_dir)
             problem = dataset_problem(base_dir)
             if problem is None:
@@ -287,8 +287,8 @@ def build_mnist_captioning(out_dir=MNIST_COCO_DIR, mnist=None, num_train=4000, n
                 name = f'images/{split}2014_{i:06d}.png'
                 Image.fromarray(_strip_image(tiles[i], length)).save(tmp_dir / name)
                 urls.append(name)
-            (tmp_dir / _urls_file(split)).write_text('\n'.join(urls) + '\n')
-            _save_h5(tmp_dir / _feature_file(split, True), {'features': features[split]})
+            (tmp_dir / urls_file(split)).write_text('\n'.join(urls) + '\n')
+            _save_h5(tmp_dir / features_file(split, True), {'features': features[split]})
             caption_arrays[f'{split}_captions'] = captions
             caption_arrays[f'{split}_image_idxs'] = np.arange(len(captions), dtype=np.int32)
         _save_h5(tmp_dir / CAPTIONS_FILE, caption_arrays)
@@ -297,7 +297,8 @@ def build_mnist_captioning(out_dir=MNIST_COCO_DIR, mnist=None, num_train=4000, n
         (tmp_dir / SOURCE_FILE).write_text(
             f'MNIST digit strips captioned with digit words (offline stand-in for COCO): {num_train} train / '
             f'{num_val} val images of 1-{max_digits} digits from {mnist.get("source", "given arrays")}\n'
-            f'format version {MNIST_FORMAT_VERSION}, seed {seed}, features: {feature_dim}-d block PCA of the digit pixels\n')
+            f'format version {MNIST_FORMAT_VERSION}, seed {seed}, features: {feature_dim}-d block PCA of the digit '
+            f'pixels\n')
     return out_dir
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pooch
 
 from hw4.data import DATA_DIR
-from hw4.files import (MAKE_DATA, DataUnavailableError, _WRITE_ERRNOS, cannot_write_error, display_path,
+from hw4.files import (MAKE_DATA, DataUnavailableError, WRITE_ERRNOS, cannot_write_error, display_path,
                        error_summary, misplaced_error, sha256sum, without_machine_paths, writing_data)
 
 RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"   # torchvision's ResNet18_Weights.DEFAULT
@@ -122,7 +122,7 @@ def fetch(name, path=None, *, sha256=KNOWN, description=None, timeout=15):
     try:
         _download(name, path, sha256, timeout)
     except Exception as exc:  # network errors come from requests/urllib3/pooch in many types
-        if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
             raise cannot_write_error(path, description, exc) from exc
         raise DataUnavailableError(f"Could not download {description} ({type(exc).__name__}: "
                                    f"{without_machine_paths(exc)}).\n" + _manual_steps(url, path, sha256)) from exc

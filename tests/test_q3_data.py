@@ -166,12 +166,18 @@ def _fake_hymenoptera_zip():
                        for split in ("train", "val") for cls in ("ants", "bees") for i in range(2)})
 
 
+def _registry_expects(monkeypatch, payload):
+    """The registry's sha256 for hymenoptera_data.zip becomes that of ``payload``."""
+    digest = hashlib.sha256(payload).hexdigest()
+    monkeypatch.setitem(registry.REGISTRY.registry, "hymenoptera_data.zip", f"sha256:{digest}")
+
+
 @pytest.fixture
 def verified_zip(tmp_path, monkeypatch):
     """A fake hymenoptera zip in tmp_path whose sha256 is the one expected."""
     payload = _fake_hymenoptera_zip()
     (tmp_path / "hymenoptera_data.zip").write_bytes(payload)
-    monkeypatch.setitem(registry.REGISTRY.registry, "hymenoptera_data.zip", f"sha256:{hashlib.sha256(payload).hexdigest()}")
+    _registry_expects(monkeypatch, payload)
     return tmp_path / "hymenoptera_data.zip"
 
 
@@ -217,7 +223,7 @@ def test_zip_is_never_unpacked_over_a_users_folder(tmp_path, verified_zip, fake_
 def test_zip_with_unsafe_paths_is_not_extracted(tmp_path, monkeypatch):
     payload = _zip_bytes({"hymenoptera_data/train/ants/a.jpg": b"x", "../evil.txt": b"x"})
     (tmp_path / "hymenoptera_data.zip").write_bytes(payload)
-    monkeypatch.setitem(registry.REGISTRY.registry, "hymenoptera_data.zip", f"sha256:{hashlib.sha256(payload).hexdigest()}")
+    _registry_expects(monkeypatch, payload)
     with pytest.raises(files.DataUnavailableError, match="unsafe"):
         hymenoptera.prepare_hymenoptera_data(tmp_path, allow_standin=False)
     assert not (tmp_path.parent / "evil.txt").exists() and not (tmp_path / "hymenoptera_data").exists()
@@ -226,7 +232,7 @@ def test_zip_with_unsafe_paths_is_not_extracted(tmp_path, monkeypatch):
 def test_zip_without_the_layout_leaves_nothing(tmp_path, monkeypatch):
     payload = _zip_bytes({"hymenoptera_data/train/ants/a.jpg": _jpeg_bytes((1, 2, 3))})
     (tmp_path / "hymenoptera_data.zip").write_bytes(payload)
-    monkeypatch.setitem(registry.REGISTRY.registry, "hymenoptera_data.zip", f"sha256:{hashlib.sha256(payload).hexdigest()}")
+    _registry_expects(monkeypatch, payload)
     with pytest.raises(files.DataUnavailableError, match=r"does not contain.*delete it and run `make data`"):
         hymenoptera.prepare_hymenoptera_data(tmp_path, allow_standin=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hymenoptera_data.zip"]
@@ -276,7 +282,8 @@ def test_cached_checkpoint_is_used_offline_and_a_corrupt_one_is_not(empty_torch_
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
     _pretend_official(monkeypatch)
     source = tmp_path / "backbone.pt"
-    assert backbone.resolve_resnet18_weights("auto", backbone_path=source) is torchvision.models.ResNet18_Weights.DEFAULT
+    weights = backbone.resolve_resnet18_weights("auto", backbone_path=source)
+    assert weights is torchvision.models.ResNet18_Weights.DEFAULT
     assert not source.exists()
 
 
@@ -432,7 +439,7 @@ def test_make_data_never_removes_a_users_file(tmp_path, monkeypatch, fake_mnist,
     if with_zip:
         payload = _fake_hymenoptera_zip()
         (data / "hymenoptera_data.zip").write_bytes(payload)
-        monkeypatch.setitem(registry.REGISTRY.registry, "hymenoptera_data.zip", f"sha256:{hashlib.sha256(payload).hexdigest()}")
+        _registry_expects(monkeypatch, payload)
     users = _tree(data)
     assert hymenoptera.make_data_step() == 0 and backbone.make_data_step() == 0
     assert {k: v for k, v in _tree(data).items() if k in users} == users
