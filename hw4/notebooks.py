@@ -161,7 +161,8 @@ def run(name, smoke=False, timeout=3600):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m hw4.notebooks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", default=list(NOTEBOOKS))
     parser.add_argument("--smoke", action="store_true", help="HW4_SMOKE=1 run of a temporary copy")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")

@@ -333,7 +333,8 @@ def run_checks(root, with_autograder=True, say=print):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m hw4.submit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="check only; do not pack")
     parser.add_argument("--root", default=str(ROOT), help="folder holding the files (default: this repository)")
     parser.add_argument("--out", default=None, help="output folder (default: ROOT/submission)")

@@ -13,14 +13,14 @@ announced loudly.
 import sys
 from pathlib import Path
 
+from hw4.files import DataUnavailableError
+
 DATA_DIR = Path("data")
 
 
 def data_step(what, prepare, describe):
     """One step of `make data`: run ``prepare()`` and print "WHAT ready: describe(result)" (returns 0), or print
     the DataUnavailableError's message to stderr (returns 1): a message that says what to do, not a traceback."""
-    from hw4.files import DataUnavailableError
-
     try:
         result = prepare()
     except DataUnavailableError as exc:

@@ -173,7 +173,7 @@ def build_source_backbone(path=BACKBONE_PATH, *, arrays=None, target_digits=STAN
     thread. Accuracy is measured on ``held_out_per_class`` images per digit of MNIST's test split.
     Settings default to BACKBONE_SETTINGS (SMOKE_BACKBONE builds in seconds).
 
-    Inputs: path; arrays: as mnist_data.load_mnist_arrays() returns (loaded when None); target_digits:
+    Inputs: path; arrays: as hw4.data.mnist.load_mnist_arrays() returns (loaded when None); target_digits:
     the two digits left out; settings: keys of BACKBONE_SETTINGS.
 
     Returns ``path``. A file whose record matches it and these settings is reused; one that is damaged or

@@ -228,8 +228,8 @@ def build_mnist_captioning(out_dir=MNIST_COCO_DIR, mnist=None, num_train=4000, n
     Inputs:
     - out_dir: the folder to create, or to replace when it is a stand-in this function built (it holds only
       the files it writes); any other existing folder is a DataUnavailableError and is left untouched.
-    - mnist: dict like mnist_data.load_mnist_arrays() (x_train uint8 (N, 28, 28), y_train, x_test,
-      y_test, source); loaded from data_utils when None. Train strips use the training digits, val
+    - mnist: dict like hw4.data.mnist.load_mnist_arrays() (x_train uint8 (N, 28, 28), y_train, x_test,
+      y_test, source); loaded from hw4.data.mnist when None. Train strips use the training digits, val
       strips the test digits.
     - num_train, num_val: number of strips (one caption each) per split.
     - max_digits: strips hold 1..max_digits digits, uniformly; caption_length: ids per caption.

@@ -117,7 +117,7 @@ def build_standin(root=DATA_DIR, *, arrays=None, digits=STANDIN_DIGITS, sizes=ST
 
     Inputs:
     - root: data folder.
-    - arrays: dict as returned by ``mnist_data.load_mnist_arrays()`` (x_train uint8 (N, 28, 28),
+    - arrays: dict as returned by ``hw4.data.mnist.load_mnist_arrays()`` (x_train uint8 (N, 28, 28),
       y_train (N,), x_test (M, 28, 28), y_test (M,), source str); loaded when None.
     - digits: the two MNIST labels used as the two classes.
     - sizes: {'train': (count0, count1), 'val': (count0, count1)} images per class.
