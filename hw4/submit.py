@@ -171,7 +171,7 @@ def check_notebook(path, modules=None, root=None, nb=None):
     for module, recorded in printed.items():
         current_path = root / module
         if not current_path.exists():
-            problems.append(f"{name} was run with {module}, which no longer exists in {root}")
+            problems.append(f"{name} was run with {module}, which no longer exists in {display_path(root)}")
         elif fingerprint(current_path) != recorded:
             problems.append(f"{name} was executed before the last change of {module} (recorded {recorded}, now "
                             f"{fingerprint(current_path)}): {rerun}")
