@@ -13,18 +13,12 @@ last WW - 1 columns of each output row are garbage and dropped) makes the im2col
 of the flat images, with one contiguous run per (c, k, l, n): building it is a plain copy, and one matrix
 product does the forward pass. The input gradient (a full convolution) uses the same shifts in reverse.
 
-Temporaries live in reused per-thread scratch arrays: fresh multi-megabyte arrays are page-faulted in on
-every call, which made the ConvNet training step 1.7 times slower (bench/bench_cnn.py). Returned arrays
-and caches never share memory with scratch arrays or with each other.
+Returned arrays and caches never share memory with each other.
 """
-import threading
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 POOL_DEFAULTS = {"pool_height": 3, "pool_width": 3, "stride": 1}
-
-_thread_local = threading.local()
 
 
 def hello():
@@ -40,34 +34,23 @@ def _check_array(name, value, ndim):
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {value.shape}")
 
 
-def _scratch(name, shape, dtype):
-    """This thread's reusable uninitialized array for ``name`` (one per shape and dtype; never returned)."""
-    buffers = _thread_local.__dict__.setdefault("buffers", {})
-    key = (name, tuple(shape), np.dtype(dtype))
-    if key not in buffers:
-        if len(buffers) >= 32:  # many different shapes (tests, autograders): do not keep them all
-            buffers.clear()
-        buffers[key] = np.empty(shape, dtype=dtype)
-    return buffers[key]
-
-
 # ---------------------------------------- Convolution
 def _wide_columns(x, HH, WW, dtype):
     """im2col on the wide grid.
 
     Inputs: x (N, C, H, W); kernel size HH x WW; the dtype to compute in.
-    Returns cols (C*HH*WW, N*Ho*W), a scratch array, with cols[(c, k, l), (n, i, j)] = x[n, c, i + k, j + l]
+    Returns cols (C*HH*WW, N*Ho*W) with cols[(c, k, l), (n, i, j)] = x[n, c, i + k, j + l]
     for j < Wo (columns with j >= Wo hold values that are never used).
     """
     N, C, H, W = x.shape
     Ho = H - HH + 1
     # Channel-major flat images, plus WW - 1 zeros so the last shifted reads stay in bounds.
-    flat = _scratch("flat", (C, N, H * W + WW - 1), dtype)
+    flat = np.empty((C, N, H * W + WW - 1), dtype=dtype)
     flat[:, :, :H * W].reshape(C, N, H, W)[...] = x.transpose(1, 0, 2, 3)
     flat[:, :, H * W:] = 0
     s_c, s_n, s = flat.strides
     shifted = as_strided(flat, shape=(C, HH, WW, N, Ho * W), strides=(s_c, W * s, s, s_n, s), writeable=False)
-    cols = _scratch("cols", (C * HH * WW, N * Ho * W), dtype)
+    cols = np.empty((C * HH * WW, N * Ho * W), dtype=dtype)
     cols.reshape(C, HH, WW, N, Ho * W)[...] = shifted
     return cols
 
@@ -102,9 +85,8 @@ def conv_forward(x, w):
     Ho, Wo = H - HH + 1, W - WW + 1
     dtype = np.result_type(x, w)
     cols = _wide_columns(x, HH, WW, dtype)
-    out_wide = _scratch("out", (F, N * Ho * W), dtype)
-    np.matmul(w.reshape(F, -1).astype(dtype, copy=False), cols, out=out_wide)
-    out = out_wide.reshape(F, N, Ho, W)[..., :Wo].transpose(1, 0, 2, 3).copy()
+    out_wide = w.reshape(F, -1).astype(dtype, copy=False) @ cols
+    out = out_wide.reshape(F, N, Ho, W)[..., :Wo].transpose(1, 0, 2, 3).copy()   # contiguous, no garbage columns
     return out, (x, w)
 
 
@@ -115,29 +97,23 @@ def _wide_input_gradient(dout_wide, w, H, W):
     column offsets l go into the matrix product: with D[(f, l), n, q] = dout[f, n, q - l] (shifted copies of
     the flat gradient), T[(c, k), n, q] = sum_{f, l} w[f, c, k, l] D[(f, l), n, q] is one BLAS call, and the
     row offsets k take HH contiguous adds: dx[c, n, q + k * W] += T[(c, k), n, q].
-    Returns a scratch array.
     """
     F, N, Ho, _ = dout_wide.shape
     _, C, HH, WW = w.shape
     P = Ho * W                   # flat length of one image's gradient on the wide grid
     Q = P + WW - 1               # ... after the column shifts
     dtype = dout_wide.dtype
-    padded = _scratch("dpad", (F, N, P + 2 * (WW - 1)), dtype)
-    padded[:, :, :WW - 1] = 0
-    padded[:, :, WW - 1 + P:] = 0
+    padded = np.zeros((F, N, P + 2 * (WW - 1)), dtype=dtype)
     padded[:, :, WW - 1:WW - 1 + P] = dout_wide.reshape(F, N, P)
     s_f, s_n, s = padded.strides
     # shifted[f, l', n, q] = padded[f, n, q + l'] = dout[f, n, q - (WW - 1 - l')]
     shifted_view = as_strided(padded, shape=(F, WW, N, Q), strides=(s_f, s, s_n, s), writeable=False)
-    shifted = _scratch("dshift", (F * WW, N * Q), dtype)
+    shifted = np.empty((F * WW, N * Q), dtype=dtype)
     shifted.reshape(F, WW, N, Q)[...] = shifted_view
     # Row (c, k), column (f, l') of the weights: w[f, c, k, WW - 1 - l'].
     w_rows = w[:, :, :, ::-1].transpose(1, 2, 0, 3).reshape(C * HH, F * WW).astype(dtype, copy=False)
-    rows = _scratch("drows", (C * HH, N * Q), dtype)
-    np.matmul(w_rows, shifted, out=rows)
-    rows = rows.reshape(C, HH, N, Q)
-    dflat = _scratch("dflat", (C, N, H * W + WW - 1), dtype)
-    dflat[...] = 0
+    rows = (w_rows @ shifted).reshape(C, HH, N, Q)
+    dflat = np.zeros((C, N, H * W + WW - 1), dtype=dtype)
     for k in range(HH):  # a loop over kernel rows only; each add is one contiguous block per (c, n)
         dflat[:, :, k * W:k * W + Q] += rows[:, k]
     return dflat[:, :, :H * W].reshape(C, N, H, W)
@@ -164,11 +140,10 @@ def conv_backward(dout, cache):
     if dout.shape != (N, F, Ho, Wo):   # a dout that broadcasts would give a silently wrong gradient
         raise ValueError(f"dout must have the output's shape {(N, F, Ho, Wo)}, got {dout.shape}")
     dtype = np.result_type(dout, x, w)
-    dout_wide = _scratch("dout", (F, N, Ho, W), dtype)
-    dout_wide[..., Wo:] = 0      # the garbage columns of the wide grid get no gradient
+    dout_wide = np.zeros((F, N, Ho, W), dtype=dtype)     # the garbage columns of the wide grid get no gradient
     dout_wide[..., :Wo] = dout.transpose(1, 0, 2, 3)
-    # The columns are rebuilt rather than cached: a plain copy into reused memory is cheaper than keeping a
-    # fresh multi-megabyte matrix alive per layer.
+    # The columns are rebuilt rather than cached: a plain copy is cheaper than keeping a multi-megabyte matrix
+    # alive per layer.
     cols = _wide_columns(x, HH, WW, dtype)
     # (cols dout^T)^T: OpenBLAS is about twice as fast on this long-inner-dimension product this way round.
     dw = (cols @ dout_wide.reshape(F, -1).T).T.reshape(w.shape)

@@ -175,7 +175,7 @@ def test_scores_without_labels_and_float32_grads():
 
 
 def test_repeated_calls_with_changing_batch_sizes_give_the_same_answer():
-    """The model reuses scratch buffers between calls: results must not depend on call history."""
+    """Results must not depend on call history (no state kept between calls)."""
     np.random.seed(0)
     model = ConvNet(dtype=np.float64)
     X = np.random.rand(6, 1, 28, 28)

@@ -5,7 +5,7 @@ Tests marked `course` check only the course's contract, so they pass on any impl
 (`HW4_IMPL_DIR=tests/naive pytest -m course` runs them on deliberately naive loops): the course tests square
 convolutions only (its starter's conv_backward padding holds for square inputs), and max pooling is provided
 code that the graded ConvNet uses with 2x2 windows, stride 2, on tie-free input. Non-square convolutions,
-overlapping windows, ties and the scratch-memory rules are our extras (unmarked)."""
+overlapping windows, ties and results that survive later calls are our extras (unmarked)."""
 import numpy as np
 import pytest
 import torch
@@ -332,8 +332,8 @@ def test_hello(capsys):
 @pytest.mark.parametrize("x_shape, w_shape", [((1, 1, 5, 5), (1, 1, 5, 5)), ((2, 3, 6, 4), (2, 3, 1, 4)),
                                               ((3, 2, 7, 7), (4, 2, 3, 3))])
 def test_results_survive_later_calls(x_shape, w_shape):
-    """Temporaries live in reused scratch memory; returned arrays must never alias it (our rule: the course
-    compares each call's results at once)."""
+    """Returned arrays never alias memory a later call writes (our rule: the course compares each call's
+    results at once)."""
     rng = np.random.default_rng(9)
     x1, x2 = rng.standard_normal(x_shape), rng.standard_normal(x_shape)
     w = rng.standard_normal(w_shape)
