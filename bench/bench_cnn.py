@@ -7,9 +7,9 @@ warmed up, timed alternately and reported as medians. The conv timing is forward
 the public conv_forward/conv_backward API; the training step is ConvNet.loss plus the SGD-momentum
 update at batches 50 and 25 (the course's), against torch conv2d/max_pool2d/linear/cross_entropy + autograd +
 optim.SGD. The training step is timed as Solver.train runs it: after one forward pass over 500 images, as its
-first accuracy check does. (That pass changes the allocator's state: glibc then keeps the step's
-multi-megabyte temporaries in its heap instead of mapping fresh pages for every one, which made a training
-step in a fresh process 1.3 to 1.4 times slower.)
+first accuracy check does. That pass frees large arrays, after which glibc keeps the step's multi-megabyte
+temporaries in its heap; in a fresh process without it, glibc maps new pages for every one of them and the
+step takes about 1.9 times as long.
 """
 import argparse
 import os
