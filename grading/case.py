@@ -151,7 +151,7 @@ class GradingCase(unittest.TestCase):
         except (KeyboardInterrupt, Verdict):
             raise
         except BaseException as exc:  # SystemExit included: it is an answer too
-            raise StudentError(label, exc, self.now, self.CONTEXT.student_folders()) from exc
+            raise StudentError(label, exc, self.now, self.CONTEXT) from exc
         for name, value, before, hint in saved:
             where = changed(value, before)
             if where:
@@ -192,9 +192,9 @@ class GradingCase(unittest.TestCase):
                                 None, label.split(" ")[0])
         return got
 
-    def expect_array(self, label, got, shape, dtype=None):
+    def expect_array(self, label, got, shape, dtype=None, hint=None):
         """``got`` is a NumPy array of ``dtype`` (None: any; 'integer': any integer dtype) and ``shape``, in
-        the course's order: dtype first, then shape."""
+        the course's order: dtype first, then shape (``hint`` for a wrong shape; default the check's)."""
         function = label.split(" ")[0]
         if not isinstance(got, np.ndarray):
             raise ContractError(f"{label} is a {type(got).__name__}, expected a NumPy array of shape {tuple(shape)} "
@@ -208,14 +208,14 @@ class GradingCase(unittest.TestCase):
                                 HINT_DTYPE, function)
         if got.shape != tuple(shape):
             raise ContractError(f"{label} has shape {got.shape}, expected {tuple(shape)} (input: {self.now})",
-                                self.hint, function)
+                                hint or self.hint, function)
         return got
 
     def assert_close(self, label, got, expected, dtype="same", tol=TOL, diagnose=(), hint=None):
         """``got`` against ``expected``: dtype (``dtype``; 'same': expected's), shape, then max |got - expected|
         < ``tol``. ``diagnose``: (description, value, hint) of typical wrong answers; a match is named."""
         expected = np.asarray(expected)
-        self.expect_array(label, got, expected.shape, expected.dtype if dtype == "same" else dtype)
+        self.expect_array(label, got, expected.shape, expected.dtype if dtype == "same" else dtype, hint)
         a, b = got.astype(np.float64), expected.astype(np.float64)
         with np.errstate(all="ignore"):
             diff = np.abs(a - b)
@@ -258,7 +258,8 @@ class GradingCase(unittest.TestCase):
                                 label.split(" ")[0])
         for name, got, value in zip(names, cache, expected):
             self.assert_close(f"{label} item {name}", got, value,
-                              hint=f"the cache must be {layout}, in this order")
+                              hint=f"the course compares the cache item by item with {layout} and passes its own "
+                                   f"{layout} to the backward pass: return exactly that, in this order")
 
     def check_numpy2(self, modules):
         """The submitted ``modules`` must not use names NumPy 2.0 removed (they are restored while grading, as

@@ -6,6 +6,7 @@ crash) is an ERROR that says what happened; the remaining checks run in a fresh 
 several jobs (a job: one question from one folder) one after the other, each with freshly imported modules:
 the kit's own tests use that to grade many submissions quickly.
 """
+import collections
 import json
 import os
 import signal
@@ -68,22 +69,37 @@ class Context:
     def student_folders(self):
         return list(self.folders.values())
 
+    def student_files(self):
+        """The resolved paths of the student's own files in the grading folders (the rest is the course's or
+        the kit's)."""
+        names = sandbox.QUESTIONS[self.question]
+        files = [self.folders["submission"] / f"{n}.py" for n in names]
+        files += [self.folders["models"] / f"{n}.py" for n in names if n in sandbox.MODELS]
+        return {str(f.resolve()) for f in files}
+
     def path(self, name):
         path = self.folders["submission"] / f"{name}.py"
         return path if path.is_file() else None
 
-    def import_all(self):
-        """Import the question's modules; {module: problem} for those that are missing or fail."""
+    def import_all(self, known=None, before_import=None):
+        """Import the question's modules; {module: problem} for those that are missing or fail. ``known``:
+        problems found earlier (a module whose import ended the process is not imported again);
+        ``before_import(name)`` is called before each import."""
+        self.problems.update(known or {})
         for name in sandbox.QUESTIONS[self.question]:
+            if name in self.problems or (name, False) in self.modules:
+                continue
             if self.path(name) is None:
                 self.problems[name] = f"{name}.py is missing from {self.source or 'the graded folder'}"
                 continue
+            if before_import:
+                before_import(name)
             try:
                 self.modules[name, False] = sandbox.import_isolated(self.folders["submission"], name)
             except BaseException as exc:  # SystemExit included
                 self.problems[name] = (f"importing {name}.py called sys.exit({exc.code!r}): a module must not end the "
                                        f"program" if isinstance(exc, SystemExit) else
-                                       describe_exception(f"importing {name}.py", exc, None, self.student_folders()))
+                                       describe_exception(f"importing {name}.py", exc, None, self))
         return self.problems
 
     def module(self, name, beside_reference=False):
@@ -97,7 +113,7 @@ class Context:
                 self.modules[name, True] = sandbox.import_isolated(self.folders["models"], name)
             except Exception as exc:
                 raise ContractError(describe_exception(f"importing {name}.py beside the kit's reference layers",
-                                                       exc, None, self.student_folders()),
+                                                       exc, None, self),
                                     f"{name}.py should import only the course's public layer functions (conv_forward, "
                                     f"..., fc_forward, ...), never a private helper of your layer file", name) from exc
         return self.modules[name, beside_reference]
@@ -169,7 +185,8 @@ def _test_id(test):
 
 
 def child_main(jobs_path, events_path):
-    """Grade the jobs listed in ``jobs_path`` (JSON: [{question, folders, source, tests}]); report events."""
+    """Grade the jobs listed in ``jobs_path`` (JSON: [{question, folders, source, tests, problems}]); report
+    events."""
     jobs = json.loads(Path(jobs_path).read_text())
     events = open(events_path, "a", encoding="utf-8")
 
@@ -188,8 +205,8 @@ def child_main(jobs_path, events_path):
         environment.student_files = {str(f.resolve()) for f in files}
         cls = test_class(job["question"])
         cls.CONTEXT = context = Context(job["question"], folders, job.get("source"))
-        write(event="import", job=index)
-        problems = context.import_all()
+        problems = context.import_all(job.get("problems"),
+                                      lambda name: write(event="import", job=index, module=name))
         write(event="imported", job=index, problems=problems)
         unittest.TestSuite(cls(t.split(".", 1)[1]) for t in job["tests"]).run(_EventResult(write, index))
     write(event="done")
@@ -315,20 +332,18 @@ def _record(report, job, events, info):
     """Add the verdicts of one job's events to ``report``; drop the checks that got one from job['tests']."""
     question = job["question"]
     for event in events:
-        if event["event"] == "imported" and not job.get("imports"):
-            job["imports"] = []
+        if event["event"] == "imported":
             for module, problem in event["problems"].items():
-                missing = "is missing" in problem
-                report.add(question, "ERROR", f"{module}.py" if missing else f"import {module}.py",
-                           "the file is there" if missing else "the module imports", problem,
-                           _import_hint(module, problem))
-                job["imports"].append(report.questions[question][-1])
+                if module not in job.setdefault("problems", {}):
+                    job["problems"][module] = problem
+                    _import_verdict(report, job, module, problem)
         elif event["event"] == "result":
             test_id = event["test"]
             job["tests"].remove(test_id)
             function, title, advice = info[test_id]
-            if event["status"] == "NOT RUN":
-                job["not_run"] = job.get("not_run", 0) + (not advice)
+            if event["status"] == "NOT RUN":       # its module is missing or did not import: count it there
+                module = next((m for m, problem in job["problems"].items() if problem == event["message"]), None)
+                job.setdefault("not_run", collections.Counter())[module] += not advice
                 continue
             about = event.get("function")
             if about and about != function and (" / " in function or about in DEPENDS.get(function, ())
@@ -339,10 +354,19 @@ def _record(report, job, events, info):
                        event.get("detail", ""), test=test_id, advice=advice)
 
 
+def _import_verdict(report, job, module, problem, detail=""):
+    missing = "is missing" in problem
+    report.add(job["question"], "ERROR", f"{module}.py" if missing else f"import {module}.py",
+               "the file is there" if missing else "the module imports", problem, _import_hint(module, problem),
+               detail=detail, always=bool(detail))
+    job.setdefault("imports", {})[module] = report.questions[job["question"]][-1]
+
+
 def _finish(job):
-    """Say on the import verdicts how many graded checks could not run."""
-    if job.get("not_run") and job.get("imports"):
-        job["imports"][0]["message"] += f" ({job['not_run']} graded checks could not run)"
+    """Say on each import verdict how many graded checks could not run because of it."""
+    for module, count in job.get("not_run", {}).items():
+        if count and module in job.get("imports", {}):
+            job["imports"][module]["message"] += f" ({count} graded checks could not run)"
 
 
 def grade(jobs, scratch, timeout, jobs_per_child=1):
@@ -353,8 +377,9 @@ def grade(jobs, scratch, timeout, jobs_per_child=1):
     order = list(range(len(pending)))
     while order:
         batch = order[:jobs_per_child]
-        events, ended, output = run_child([{k: pending[i][k] for k in ("question", "folders", "source", "tests")}
-                                           for i in batch], scratch, timeout)
+        events, ended, output = run_child([{k: pending[i].get(k) for k in ("question", "folders", "source", "tests",
+                                                                          "problems")} for i in batch],
+                                          scratch, timeout)
         by_job = {}
         for event in events:
             if "job" in event:
@@ -364,13 +389,14 @@ def grade(jobs, scratch, timeout, jobs_per_child=1):
             if not job_events and ended is not None and position > 0:
                 break                         # the child ended before this job: a fresh child takes it
             _record(job["report"], job, job_events, info[job["question"]])
-            if job["tests"]:
+            unfinished = bool(job["tests"])
+            if unfinished:                    # the child ended during this job: say where, then a fresh child
                 _no_verdict(job["report"], job, job_events, ended or "the checks ended without a verdict", output,
                             info[job["question"]])
             if not job["tests"]:
                 _finish(job)
                 order.remove(index)
-            if ended is not None:
+            if unfinished:
                 break
 
 
@@ -381,15 +407,18 @@ def _no_verdict(report, job, events, ended, output, info):
     running = next((e["test"] for e in reversed(events) if e["event"] in ("start", "result")), None)
     last = events[-1]["event"] if events else None
     if not imported:
+        module = next((e["module"] for e in reversed(events) if e["event"] == "import"), None)
         why = ("it hung while being imported (an endless loop at import?)" if ended.startswith("killed")
                else "importing it ended the program (sys.exit or os._exit at import?)")
-        modules = " or ".join(f"{m}.py" for m in sandbox.QUESTIONS[question])
-        graded = sum(1 for t in job["tests"] if not info[t][2])
-        report.add(question, "ERROR", f"import {modules}", "the modules import",
-                   f"no verdict: {ended} while importing {modules}: {why} ({graded} graded checks could not run)",
-                   "a module must only define functions and classes at import: no endless loops, no exit()",
-                   detail=output, always=True)
-        job["tests"] = []
+        if module is None:                    # the process ended before it could import anything
+            report.add(question, "ERROR", question, "the grading process starts", f"no verdict: {ended}",
+                       detail=output, always=True)
+            job["tests"] = []
+            return
+        problem = (f"no verdict: {ended} while importing {module}.py: {why}; a module must only define functions "
+                   f"and classes at import: no endless loops, no exit()")
+        job.setdefault("problems", {})[module] = problem
+        _import_verdict(report, job, module, problem, output)
         return
     if last != "start":
         report.add(question, "ERROR", question, "the checks ran to the end", f"no verdict: {ended} between checks",

@@ -362,7 +362,7 @@ class TestRnn(GradingCase):
                                     f"bypassed", HINT_NAMES, "CaptioningRNN.loss")
         self._course_sample_trials(rnn, rng_for("captioning sample beside reference"), 1)
 
-    @check("rnn_layers.py / rnn.py", "names NumPy 2.0 removed", "")
+    @check("NumPy 2", "names NumPy 2.0 removed (np.float_, np.NaN, ...) in rnn_layers.py and rnn.py", "")
     @advice("current NumPy (2.x) removed these names: the code fails on any up-to-date installation")
     def test_numpy2(self):
         self.check_numpy2(("rnn_layers", "rnn"))

@@ -26,39 +26,39 @@ class ContractError(Verdict):
 class StudentError(Exception):
     """The submitted code raised (or called sys.exit): ERROR, exit 1."""
 
-    def __init__(self, label, exc, inputs, folders=()):
+    def __init__(self, label, exc, inputs, context=None):
         self.label, self.exc, self.inputs = label, exc, inputs
         self.function = label.split(" ")[0]
-        super().__init__(describe_exception(label, exc, inputs, folders))
+        super().__init__(describe_exception(label, exc, inputs, context))
 
 
-def describe_exception(label, exc, inputs=None, folders=()):
-    """One line: what the submitted code raised, on which input, and where in the student's own files."""
+def describe_exception(label, exc, inputs=None, context=None):
+    """One line: what the submitted code raised, on which input, and where in the student's own files
+    (``context``: the grading Context, which knows them)."""
     if isinstance(exc, SystemExit):
         what = f"{label} called sys.exit({exc.code!r}): graded code must return its result, never end the program"
     elif isinstance(exc, NotImplementedError):
         what = f"{label} is not implemented yet (raises NotImplementedError{': ' + str(exc) if str(exc) else ''})"
     else:
         what = f"{label} raised {type(exc).__name__}: {exc}"
-    return "; ".join(part for part in (what, inputs and f"input: {inputs}", where_raised(exc, folders)) if part)
+    where = where_raised(exc, context.student_files(), context.student_folders()) if context else ""
+    return "; ".join(part for part in (what, inputs and f"input: {inputs}", where) if part)
 
 
-def where_raised(exc, folders, kit_files=()):
-    """'at file.py:line in function: code' for the innermost frame of ``exc`` in a student's file under one of
-    ``folders``; when the innermost frame is in one of ``kit_files`` (the kit's reference layers placed beside
-    the student's file), say so and name the student's line that called it."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if any(f.filename.startswith(str(folder)) for folder in folders)]
-    if not frames:
-        return ""
-    kit = {str(Path(f)) for f in kit_files}
-    own = [f for f in frames if f.filename not in kit]
+def where_raised(exc, student_files, folders):
+    """'at file.py:line in function: code' for the innermost frame of ``exc`` in one of ``student_files``; when
+    the innermost frame of all is in another file of the grading ``folders`` (a course helper such as layers.py,
+    or a kit reference layer), say so: the line to look at is the student's line that called it."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if str(Path(f.filename).resolve()) in student_files]
     if not own:
         return ""
-    text = f"at {Path(own[-1].filename).name}:{own[-1].lineno} in {own[-1].name}: {(own[-1].line or '').strip()}"
-    if frames[-1].filename in kit:
-        text = (f"inside the kit's reference {Path(frames[-1].filename).name} (which accepts what the course's "
-                f"accepts), called {text}")
+    f = own[-1]
+    text = f"at {Path(f.filename).name}:{f.lineno} in {f.name}: {(f.line or '').strip()}"
+    last = frames[-1]
+    if last is not f and any(last.filename.startswith(str(folder)) for folder in folders):
+        text = (f"inside {Path(last.filename).name}, a file the course supplies (or the kit's reference, which "
+                f"accepts what the course's accepts), called {text}")
     return text
 
 
