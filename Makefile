@@ -21,7 +21,7 @@ run: data
 	$(PY) -m hw4.notebooks
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -ra -n auto --dist loadfile tests
 
 # Grading kit: check the course's file list (modules import, notebooks run after their last change,
 # autograder.py passes), then pack submission/ and submission.zip; writeup.md from the notebooks' outputs.

@@ -151,15 +151,16 @@ def word_embedding_forward(x, W):
     """Look up the vector of every word id.
 
     Inputs:
-    - x: integer word ids, shape (N, T), each in [0, V).
+    - x: integer word ids, shape (N, T), each in [0, V); or (N,), one word per sequence (the course's W[x]
+      takes both, and a sampler may feed one step's words).
     - W: word vectors, shape (V, D).
 
     Returns a tuple of:
-    - out: shape (N, T, D), out[n, t] = W[x[n, t]].
+    - out: shape x.shape + (D,), out[n, t] = W[x[n, t]].
     - cache: values needed by word_embedding_backward.
     """
     func = 'word_embedding_forward'
-    W, x = _array(func, 'W', W, 'VD'), _array(func, 'x', x, 'NT', ids=True)
+    W, x = _array(func, 'W', W, 'VD'), _array(func, 'x', x, 'N' if np.ndim(x) == 1 else 'NT', ids=True)
     if x.size and (x.min() < 0 or x.max() >= len(W)):   # a negative id would silently index from the end
         raise ValueError(f'{func}: x holds ids in [{x.min()}, {x.max()}], outside the vocabulary [0, {len(W)})')
     return W[x], (x, W.shape, W.dtype)
@@ -169,7 +170,7 @@ def word_embedding_backward(dout, cache):
     """Backward pass of word_embedding_forward: the gradient of the word vectors (ids are not differentiable).
 
     Inputs:
-    - dout: upstream gradient, shape (N, T, D).
+    - dout: upstream gradient, shape x.shape + (D,): (N, T, D), or (N, D) for ids of shape (N,).
     - cache: from word_embedding_forward.
 
     Returns:

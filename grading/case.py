@@ -122,6 +122,7 @@ HINT_LOSS_SCALAR = ("return the loss as NumPy computes it (e.g. -np.sum(...) / N
 class GradingCase(unittest.TestCase):
     """Helpers shared by the checks. ``CONTEXT`` gives the submitted modules (set by the runner)."""
 
+    __test__ = False           # pytest collects the checks only through autograder.py (grading.inprocess)
     QUESTION = None            # 'cnn', 'rnn' or 'svm'
     CONTEXT = None             # grading.runner.Context
     ADVICE_RAISES = False      # True in the kit's child processes (the report prints WARN)

@@ -36,7 +36,9 @@ def question_of(module):
     return next(q for q, modules in QUESTIONS.items() if module in modules)
 
 
-def _helper_source(name):
+def helper_source(name):
+    """The kit's copy of a course helper file: the course's own layers.py from reference/, the others from the
+    repository (course-style, holding only what the course's file of that name holds)."""
     reference = REFERENCE_DIR / name
     return reference if reference.is_file() else ROOT / name
 
@@ -48,8 +50,8 @@ def build_folders(source, scratch, question):
     for folder in folders.values():
         folder.mkdir(parents=True)
         for helper in COURSE_HELPERS:
-            if _helper_source(helper).is_file():
-                shutil.copy2(_helper_source(helper), folder / helper)
+            if helper_source(helper).is_file():
+                shutil.copy2(helper_source(helper), folder / helper)
     for module in QUESTIONS[question]:
         if (Path(source) / f"{module}.py").is_file():
             shutil.copy2(Path(source) / f"{module}.py", folders["submission"] / f"{module}.py")

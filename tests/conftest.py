@@ -31,6 +31,12 @@ except ImportError:
     pass
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "course: a check that any correct implementation of the course's API must "
+                                       "pass (HW4_IMPL_DIR=DIR pytest -m course tests checks DIR)")
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:jupyter_client.*")
+
+
 @pytest.fixture(autouse=True)
 def _seed_numpy():
     np.random.seed(0)

@@ -276,6 +276,17 @@ def test_temporal_fc_matches_torch_and_numerical_gradients(N, T, D, M):
         assert rel_error(a, n) < 1e-7
 
 
+def test_word_embedding_takes_one_word_per_sequence_like_the_courses():
+    """The course's word_embedding_forward is W[x]: ids of shape (N,) give (N, D) (a sampler's one step)."""
+    rng = np.random.default_rng(12)
+    W, ids, dout = rng.standard_normal((6, 3)), np.array([4, 0, 4]), rng.standard_normal((3, 3))
+    out, cache = word_embedding_forward(ids, W)
+    np.testing.assert_array_equal(out, W[ids])
+    expected = np.zeros_like(W)
+    expected[4], expected[0] = dout[0] + dout[2], dout[1]
+    np.testing.assert_allclose(word_embedding_backward(dout, cache), expected, atol=1e-15)
+
+
 @pytest.mark.course
 def test_temporal_fc_cache_is_the_courses_and_backward_takes_the_courses_cache():
     """The course compares the forward's cache item by item with (x, w, b, out) and calls the backward pass
@@ -443,7 +454,7 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(TypeError, match='integer word ids'):
         word_embedding_forward(np.array([[0.0, 1.0]]), W)
     with pytest.raises(ValueError, match='x must be a 2-D'):
-        word_embedding_forward(np.array([0, 1]), W)
+        word_embedding_forward(np.zeros((1, 2, 2), dtype=int), W)
 
     with pytest.raises(ValueError, match=r'w \(D, M\) and b \(M,\), got x \(2, 3, 4\), w \(5, 6\)'):
         temporal_fc_forward(np.zeros((2, 3, 4)), np.zeros((5, 6)), np.zeros(6))
