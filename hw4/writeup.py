@@ -20,22 +20,19 @@ replaced by a DRAFT (stamped on every page, the problems on its cover), so no co
 Every file is written atomically; an unwritable writeup.pdf is reported and kept as it was.
 """
 import argparse
-import base64
 import re
 import sys
 import time
 from pathlib import Path
 
 from hw4 import cover as cover_fields
-from hw4 import lines, notebooks, pdf, submit
-from hw4.files import display_path, error_summary, without_machine_paths, write_bytes_atomic, write_text_atomic
+from hw4 import lines, pdf
+from hw4.outputs import Notebook, accuracy_tables, epoch_table, inline_images
+from hw4.files import display_path, error_summary, without_machine_paths, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXED_TEXT = Path(__file__).with_name("writeup_text.md")
 TITLE = "EECS 545 (Winter 2023) Homework 4"
-EPOCH = re.compile(r"^Epoch (\d+)/(\d+)\s*$")
-PHASE = re.compile(r"^(train|val) Loss: ([-+\d.eE]+|nan|inf) Acc: ([-+\d.eE]+|nan)\s*$")
-KERNELS = ("linear", "poly", "rbf", "sigmoid")
 # Page geometry of hw4/writeup.typ (US letter, 0.85 in side margins), to size the figures.
 TEXT_WIDTH_INCHES = 6.8
 # Every part of the homework, in order: (part, what answers it, label of its heading in the PDF or, for parts
@@ -54,138 +51,6 @@ SUBQUESTIONS = (
     ("Q4(b)", "svm.py", "(Autograder)"),
     ("Q4(c)", "SVMs: test accuracy per dataset, cvxopt decision boundaries", "#q4c"),
 )
-
-
-# ----------------------------------------------------------------------------------------------------
-# Reading a notebook
-# ----------------------------------------------------------------------------------------------------
-class Notebook:
-    """The saved outputs of one executed notebook in ``root``."""
-
-    def __init__(self, root, name):
-        self.root, self.name = Path(root), name
-        self.path = self.root / name
-        self.nb, self.error = None, None
-        self.used = set()           # SUMMARY keys already shown in the answer
-        if self.path.exists():
-            try:
-                self.nb = notebooks.read_notebook(self.path)
-            except notebooks.NotebookFailed as failure:
-                self.error = failure.reason
-        self.cells = [c for c in self.nb.cells if c.cell_type == "code"] if self.nb else []
-
-    @property
-    def exists(self):
-        return self.nb is not None
-
-    def stdout(self, cell):
-        return "".join(o.get("text", "") for o in cell.get("outputs", [])
-                       if o.get("output_type") == "stream" and o.get("name") == "stdout")
-
-    def all_stdout_lines(self):
-        return [line for _, line in lines.stdout_lines(self.nb)] if self.nb else []
-
-    def summaries(self):
-        """[(key, value)] from the 'SUMMARY key: value' lines, in order."""
-        return lines.summaries(self.nb) if self.nb else []
-
-    def summary(self, *words):
-        """The first SUMMARY value whose key contains every one of ``words`` (case-insensitive), or None."""
-        for key, value in self.summaries():
-            if all(w.lower() in key.lower() for w in words):
-                self.used.add(key)
-                return value
-        return None
-
-    def data(self, words=("data",)):
-        """'value' or 'key: value; ...' of the SUMMARY lines about the data (keys with one of ``words``)."""
-        found = [(k, v) for k, v in self.summaries()
-                 if any(re.search(rf"\b{w}\b", k, re.IGNORECASE) for w in words)]
-        self.used.update(k for k, _ in found)
-        short = [(re.sub(r"^(Q\d|rnn|svm)\s+", "", k, flags=re.IGNORECASE), v) for k, v in found]
-        return "; ".join(v if k.lower() == "data" else f"{k}: {v}" for k, v in short) or None
-
-    def run_time(self):
-        """'YYYY-MM-DD HH:MM' of the run header, or None."""
-        match = lines.RUN_HEADER.match(lines.run_header(self.nb) or "") if self.nb else None
-        return match.group(2).replace("T", " ")[:16] if match else None
-
-    def saved_figures(self):
-        """Figure files the run saved (from 'saved figure NAME' lines) that exist next to the notebook."""
-        names = list(dict.fromkeys(Path(name).name for _, name in lines.saved_figures(self.nb))) if self.nb else []
-        return [n for n in names if (self.root / n).exists()]
-
-    def cells_calling(self, pattern):
-        return [c for c in self.cells if re.search(pattern, c.source)]
-
-    def problems(self):
-        """What `make submit` would say about this notebook's run (stale, smoke, unexecuted, errors)."""
-        return submit.check_notebook(self.path, root=self.root, nb=self.nb) if self.exists else []
-
-
-def inline_images(cells, out_dir, stem):
-    """Write the PNG outputs of ``cells`` to out_dir/stem_K.png, each atomically, then remove the earlier
-    stem_K.png files (ours) beyond the new count; return the new paths."""
-    paths = []
-    for cell in cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if "image/png" in data:
-                path = out_dir / f"{stem}_{len(paths) + 1}.png"
-                write_bytes_atomic(path, base64.b64decode(data["image/png"]))
-                paths.append(path)
-    for old in out_dir.glob(f"{stem}_*.png"):
-        if re.fullmatch(rf"{re.escape(stem)}_\d+\.png", old.name) and old not in paths:
-            old.unlink()
-    return paths
-
-
-def epoch_table(log):
-    """Markdown table of a train_model log: one row per epoch with train/val loss and accuracy."""
-    rows, epoch, before = [], None, None
-    for line in log.splitlines():
-        match = EPOCH.match(line.strip())
-        if match:
-            epoch = int(match.group(1))
-            rows.append({"epoch": epoch})
-            continue
-        match = PHASE.match(line.strip())
-        if match:
-            phase, loss, acc = match.groups()
-            if epoch is None:
-                before = (loss, acc) if phase == "val" else before
-            else:
-                rows[-1][phase] = (loss, acc)
-    if not rows:
-        return None
-    table = ["| epoch | train loss | train acc | val loss | val acc |", "|---:|---:|---:|---:|---:|"]
-    if before:
-        table.append(f"| before training | | | {before[0]} | {before[1]} |")
-    for row in rows:
-        train, val = row.get("train", ("", "")), row.get("val", ("", ""))
-        table.append(f"| {row['epoch']} | {train[0]} | {train[1]} | {val[0]} | {val[1]} |")
-    return "\n".join(table)
-
-
-def accuracy_tables(nb):
-    """[(source of the cell, kind, text)] of svm.ipynb outputs that look like test-accuracy tables (they name at
-    least three of the four kernels and mention accuracy); kind is 'markdown' or 'text'."""
-    found = []
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if output.get("output_type") == "stream" and output.get("name") == "stdout":
-                text, kind = output.get("text", ""), "text"
-            elif "text/markdown" in data:
-                text, kind = data["text/markdown"], "markdown"
-            elif "text/plain" in data and "image/png" not in data:
-                text, kind = data["text/plain"], "text"
-            else:
-                continue
-            lowered = (text + cell.source).lower()
-            if sum(k in text.lower() for k in KERNELS) >= 3 and "acc" in lowered:
-                found.append((cell.source, kind, text.strip()))
-    return found
 
 
 def fixed_text(section):
@@ -221,7 +86,8 @@ class Writeup:
         self.files_dir = self.root / "writeup_files"
         self.blocks = []
         self.problems = []
-        self.notebooks = {name: Notebook(self.root, name) for name in lines.NOTEBOOKS}   # each read once
+        self.notebooks = {name: Notebook(self.root, name, self.files_dir)              # each read once
+                          for name in lines.NOTEBOOKS}
 
     def add(self, *texts):
         self.blocks.extend(texts)
@@ -279,9 +145,10 @@ class Writeup:
         else:
             self.need("the Q1 test accuracy (a 'SUMMARY Q1 test accuracy: ...' line in cnn.ipynb)",
                       "run cnn.ipynb to the end: .venv/bin/python -m hw4.notebooks cnn.ipynb")
-        if "cnn.png" in nb.saved_figures():
-            self.figure(self.root / "cnn.png", "Q1(c): training loss per iteration (left), train/val accuracy per "
-                                               "epoch (right)")
+        figures = nb.saved_figures()
+        if "cnn.png" in figures:
+            self.figure(figures["cnn.png"], "Q1(c): training loss per iteration (left), train/val accuracy per "
+                                            "epoch (right)")
         else:
             self.need("cnn.png saved by cnn.ipynb", "run cnn.ipynb: .venv/bin/python -m hw4.notebooks cnn.ipynb")
         self.other_summaries(nb)
@@ -291,8 +158,9 @@ class Writeup:
         self.heading("Q2(c)")
         if not self.source(nb):
             return
-        if "image_captioning_loss.png" in nb.saved_figures():
-            self.figure(self.root / "image_captioning_loss.png", "Q2(c): training loss per iteration",
+        figures = nb.saved_figures()
+        if "image_captioning_loss.png" in figures:
+            self.figure(figures["image_captioning_loss.png"], "Q2(c): training loss per iteration",
                         max_height_inches=3.3)
         else:
             self.need("image_captioning_loss.png saved by rnn.ipynb",
@@ -329,15 +197,16 @@ class Writeup:
             self.add(f"See Q3(b): {nb.name} is {'unreadable' if nb.error else 'missing'}.")
             return logs
         self.add(f"*Source: `{nb.name}`, run at {nb.run_time() or 'an unknown time'}; data as in Q3(b).*")
-        predictions = [n for n in nb.saved_figures() if "prediction" in n]
+        figures = nb.saved_figures()
+        predictions = [n for n in figures if "prediction" in n]
         if len(predictions) < 2:
             self.need("the two prediction figures (finetuned and frozen model) saved by transfer_learning.ipynb",
                       "run transfer_learning.ipynb to the end: .venv/bin/python -m hw4.notebooks "
                       "transfer_learning.ipynb")
         for name in predictions:
             which = "finetuned" if "finetune" in name else "frozen-feature" if "freeze" in name else "trained"
-            self.figure(self.root / name, f"Q3(c): predictions of the {which} model on validation images (each "
-                                          f"title: true class, then the prediction)", max_height_inches=5.6)
+            self.figure(figures[name], f"Q3(c): predictions of the {which} model on validation images (each "
+                                       f"title: true class, then the prediction)", max_height_inches=5.6)
         return logs
 
     def q3_epochs(self, nb):
@@ -359,10 +228,10 @@ class Writeup:
             self.add(table + f"\n\n: Per-epoch log of {word}"
                      + (f"; best validation accuracy **{best[-1]}** (its weights are kept)" if best else "")
                      + (f"; training time {seconds}" if seconds else ""))
-            for name in nb.saved_figures():
+            for name, path in nb.saved_figures().items():
                 if word in name and "prediction" not in name:
-                    self.figure(self.root / name, f"Q3(b): {word} loss and accuracy per epoch (x = 0: before "
-                                                  f"training; x = k: after the logged epoch k\u22121)", 2.6)
+                    self.figure(path, f"Q3(b): {word} loss and accuracy per epoch (x = 0: before "
+                                      f"training; x = k: after the logged epoch k\u22121)", 2.6)
             logs.append((title, log))
         return logs
 
@@ -373,17 +242,17 @@ class Writeup:
         self.heading("Q4(c)")
         if not self.source(nb, default="the generated scikit-learn toy datasets (moons, circles, linearly "
                                        "separable, XOR); no download involved"):
-            return []
+            return {}
         self.q4_accuracy(nb)
-        figures = [n for n in nb.saved_figures() if n.startswith("svm")]
+        figures = {n: path for n, path in nb.saved_figures().items() if n.startswith("svm")}
         cvxopt_figures = [n for n in figures if "cvxopt" in n.lower()]
         if not cvxopt_figures:
             self.need("the cvxopt decision-boundary figures (svm_*cvxopt*.png saved by svm.ipynb)",
                       "run svm.ipynb: .venv/bin/python -m hw4.notebooks svm.ipynb")
         for name in cvxopt_figures:
-            self.figure(self.root / name, f"Q4(c): CVXOPTSVC decision boundaries{_support(name)}", 5.8)
+            self.figure(figures[name], f"Q4(c): CVXOPTSVC decision boundaries{_support(name)}", 5.8)
         self.other_summaries(nb)
-        return [n for n in figures if n not in cvxopt_figures]
+        return {n: path for n, path in figures.items() if n not in cvxopt_figures}
 
     def q4_accuracy(self, nb):
         """Both test-accuracy tables of svm.ipynb (scikit-learn SVC, CVXOPTSVC) and the fits cvxopt left early."""
@@ -411,8 +280,8 @@ class Writeup:
                  fixed_text("autograded"))
         for title, log in logs:
             self.add(f"### Q3(b) log as printed: {title[0].lower()}{title[1:]}", code_block(log, "trainlog"))
-        for name in other_svm_figures:
-            self.figure(self.root / name, f"Q4: scikit-learn SVC decision boundaries{_support(name)}", 4.1)
+        for name, path in other_svm_figures.items():
+            self.figure(path, f"Q4: scikit-learn SVC decision boundaries{_support(name)}", 4.1)
 
     def build(self):
         """writeup.md's body (every subquestion, then the appendix)."""
@@ -420,7 +289,7 @@ class Writeup:
         self.q2()
         logs = self.q3() or []
         svm_figures = self.q4()
-        self.appendix(logs, svm_figures or [])
+        self.appendix(logs, svm_figures or {})
         return "\n\n".join(self.blocks) + "\n"
 
     def cover(self, fields):

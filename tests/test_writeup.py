@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hw4 import cover, lines, writeup
+from hw4 import cover, lines, outputs, writeup
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME, UNIQNAME, COLLABORATORS = "Ada Lovelace", "adal", "Grace Hopper, Alan Turing"
@@ -371,8 +371,26 @@ def test_numbers_follow_the_notebook(fake_root):
     assert "**Test accuracy: 0.9912 (full MNIST, 3 epochs)**" in body and "0.9731" not in body
 
 
+def test_a_figure_file_not_there_is_taken_from_the_cell_that_saved_and_showed_it(fake_root):
+    """A fresh clone tracks no PNG files: the figure the notebook displayed is used instead (the k-th image of the
+    cell for its k-th saved figure)."""
+    shown = png_bytes(99)
+    nb = nbformat.read(fake_root / "cnn.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "saved figure cnn.png" in "".join(o.get("text", "") for o in c.outputs))
+    cell.outputs.append(nbformat.v4.new_output("display_data", data={
+        "image/png": base64.b64encode(shown).decode(), "text/plain": "<Figure>"}))
+    nbformat.write(nb, fake_root / "cnn.ipynb")
+    (fake_root / "cnn.png").unlink()
+    body, built = markdown_of(fake_root)
+    assert not built.problems and "](writeup_files/cnn.png)" in body
+    assert (fake_root / "writeup_files" / "cnn.png").read_bytes() == shown
+    (fake_root / "image_captioning_loss.png").unlink()                    # saved, but shown nowhere
+    body, built = markdown_of(fake_root)
+    assert any("image_captioning_loss.png" in problem for problem in built.problems)
+
+
 def test_epoch_table_without_epochs_is_none():
-    assert writeup.epoch_table("no log here") is None
+    assert outputs.epoch_table("no log here") is None
 
 
 # ----------------------------------------------------------------------------------------------------
