@@ -87,7 +87,8 @@ def stdout(nb):
 
 @pytest.mark.parametrize("name, figures", [("cnn.ipynb", ["cnn.png"]), ("rnn.ipynb", ["image_captioning_loss.png"]),
                                            ("svm.ipynb", ["svm_sklearn_boundaries.png", "svm_cvxopt_boundaries.png"]),
-                                           ("transfer_learning.ipynb", [])])
+                                           ("transfer_learning.ipynb", ["transfer_finetune_predictions.png",
+                                                                        "transfer_freeze_predictions.png"])])
 def test_notebook_reruns_in_the_course_folder(course_folder, course_env, name, figures):
     nb = nbformat.read(course_folder / name, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
