@@ -15,6 +15,7 @@ import zlib
 
 import numpy as np
 
+from grading import sandbox
 from grading.sandbox import numpy2_removals
 from grading.verdicts import ADVICE_PREFIX, CheckFailure, ContractError, StudentError, Verdict
 
@@ -262,9 +263,12 @@ class GradingCase(unittest.TestCase):
                               hint=f"the course compares the cache item by item with {layout} and passes its own "
                                    f"{layout} to the backward pass: return exactly that, in this order")
 
-    def check_numpy2(self, modules):
-        """The submitted ``modules`` must not use names NumPy 2.0 removed (they are restored while grading, as
-        the course ran NumPy 1.x)."""
+    @check("NumPy 2", "names NumPy 2.0 removed (np.float_, np.NaN, ...) in the submitted modules", "")
+    @advice("current NumPy (2.x) removed these names: the code fails on any up-to-date installation")
+    def test_numpy2(self):
+        """The submitted modules must not use names NumPy 2.0 removed (they are restored while grading, as the
+        course ran NumPy 1.x). Every question's TestCase inherits this check."""
+        modules = sandbox.QUESTIONS[self.QUESTION]
         found = [(m, line, name, fix) for m in modules if self.CONTEXT.path(m)
                  for line, name, fix in numpy2_removals(self.CONTEXT.path(m))]
         if found:

@@ -44,11 +44,20 @@ def test_class(question):
                 and v.QUESTION == question)
 
 
+def _test_methods(cls):
+    """{name: method} of a TestCase's checks: its own in definition order, then those it inherits."""
+    members = {}
+    for klass in cls.__mro__:
+        members.update({n: m for n, m in vars(klass).items() if n.startswith("test") and callable(m)
+                        and n not in members})
+    return members
+
+
 def checks_of(question):
     """[(test id, function, title, advice or None)] of a question's checks, in definition order."""
     cls = test_class(question)
     return [(f"{cls.__name__}.{name}", member.function, member.title, getattr(member, "advice", None))
-            for name, member in vars(cls).items() if name.startswith("test") and callable(member)]
+            for name, member in _test_methods(cls).items()]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -174,8 +183,8 @@ def _hint_for(test, function):
     """The hint of the check of ``function`` (a forward pass that failed inside a backward check gets the
     forward check's hint), else the test's own."""
     if function and function != getattr(test, "function", None):
-        for name, member in vars(type(test)).items():
-            if name.startswith("test") and getattr(member, "function", None) == function:
+        for member in _test_methods(type(test)).values():
+            if getattr(member, "function", None) == function:
                 return member.hint
     return getattr(test, "hint", None)
 

@@ -362,11 +362,6 @@ class TestRnn(GradingCase):
                                     f"bypassed", HINT_NAMES, "CaptioningRNN.loss")
         self._course_sample_trials(rnn, rng_for("captioning sample beside reference"), 1)
 
-    @check("NumPy 2", "names NumPy 2.0 removed (np.float_, np.NaN, ...) in rnn_layers.py and rnn.py", "")
-    @advice("current NumPy (2.x) removed these names: the code fails on any up-to-date installation")
-    def test_numpy2(self):
-        self.check_numpy2(("rnn_layers", "rnn"))
-
 
 if __name__ == "__main__":
     from grading.runner import main
