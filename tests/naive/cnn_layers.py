@@ -1,5 +1,6 @@
-"""A deliberately naive cnn_layers.py (Q1), written the way a careful student would: plain loops over every
-output position, the homework's formulas spelled out.
+"""A deliberately naive cnn_layers.py (Q1), written the way a careful student would: a plain loop over every
+output position (each position's sum over the batch, channels and window at once), the homework's formulas
+spelled out.
 
 Used as the autograder's reference layers, by `HW4_IMPL_DIR=tests/naive pytest -m course`, and as the base copy
 that the bug catalogue (tests/grading_cases/) mutates. Needs only NumPy.
@@ -20,11 +21,10 @@ def conv_forward(x, w):
     H_out = H - HH + 1
     W_out = W - WW + 1
     out = np.zeros((N, F, H_out, W_out), dtype=np.result_type(x, w))
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    out[n, f, i, j] = np.sum(x[n, :, i:i + HH, j:j + WW] * w[f])
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i:i + HH, j:j + WW]                                    # (N, C, HH, WW)
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3]))
     cache = (x, w)
     return out, cache
 
@@ -33,8 +33,8 @@ def conv_backward(dout, cache):
     """Backward pass of conv_forward.
 
     dx[n, c] = sum over f of w[f, c] *full dout[n, f]; dw[f, c] = sum over n of x[n, c] *filt dout[n, f].
-    Written as the loop that undoes the forward pass: every output position (n, f, i, j) sends
-    dout[n, f, i, j] * w[f] back to the input window it read, and dout[n, f, i, j] * window to w[f].
+    Written as the loop that undoes the forward pass: every output position (i, j) sends dout[:, :, i, j] w back
+    to the input windows it read, and dout[:, :, i, j] times those windows to w.
 
     Inputs: dout (N, F, H_out, W_out); cache (x, w) from conv_forward.
     Returns (dx, dw): dx (N, C, H, W), dw (F, C, HH, WW).
@@ -47,12 +47,10 @@ def conv_backward(dout, cache):
     dtype = np.result_type(x, w, dout)
     dx = np.zeros(x.shape, dtype=dtype)
     dw = np.zeros(w.shape, dtype=dtype)
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    dx[n, :, i:i + HH, j:j + WW] += w[f] * dout[n, f, i, j]
-                    dw[f] += x[n, :, i:i + HH, j:j + WW] * dout[n, f, i, j]
+    for i in range(H_out):
+        for j in range(W_out):
+            dx[:, :, i:i + HH, j:j + WW] += np.tensordot(dout[:, :, i, j], w, axes=(1, 0))
+            dw += np.tensordot(dout[:, :, i, j], x[:, :, i:i + HH, j:j + WW], axes=(0, 0))
     return dx, dw
 
 
@@ -69,12 +67,10 @@ def max_pool_forward(x, pool_param):
     H_out = 1 + (H - ph) // stride
     W_out = 1 + (W - pw) // stride
     out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    window = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
-                    out[n, c, i, j] = np.max(window)
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw]
+            out[:, :, i, j] = np.max(window, axis=(2, 3))
     cache = (x, pool_param)
     return out, cache
 
@@ -96,11 +92,9 @@ def max_pool_backward(dout, cache):
     H_out = 1 + (H - ph) // stride
     W_out = 1 + (W - pw) // stride
     dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    window = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
-                    mask = window == np.max(window)
-                    dx[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw] += mask * dout[n, c, i, j]
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw]
+            mask = window == np.max(window, axis=(2, 3), keepdims=True)
+            dx[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw] += mask * dout[:, :, i:i + 1, j:j + 1]
     return dx
