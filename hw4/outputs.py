@@ -16,6 +16,7 @@ class Notebook:
 
     def __init__(self, root, name, files_dir=None):
         self.root, self.name, self.files_dir = Path(root), name, files_dir
+        self._figures = None        # saved_figures(), once worked out
         self.path = self.root / name
         self.nb, self.error = None, None
         self.used = set()           # SUMMARY keys already shown in the answer
@@ -65,8 +66,11 @@ class Notebook:
     def saved_figures(self):
         """{name: path} of the figures the run saved ('saved figure NAME' lines), in order: the file next to the
         notebook, else the image the saving cell displayed, written to files_dir (a fresh clone does not track
-        the PNG files; the notebook shows every figure it saves). A figure found in neither place is left out."""
-        found = {}
+        the PNG files; the notebook shows every figure it saves). A figure found in neither place is left out.
+        Worked out once per notebook (the answers ask for it several times)."""
+        if self._figures is not None:
+            return self._figures
+        found = self._figures = {}
         for index, name in (lines.saved_figures(self.nb) if self.nb else []):
             name = Path(name).name
             if (self.root / name).exists():
